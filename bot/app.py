@@ -1,0 +1,136 @@
+"""Composition root: builds the application from settings.
+
+Everything that talks to the outside world is made here and nowhere else:
+the database engine, the FSM storage, the gateways and the Bot session.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
+from aiogram.fsm.storage.memory import SimpleEventIsolation
+from aiogram.types import BotCommand
+from aiogram_dialog import BgManagerFactory, setup_dialogs
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import dialogs
+import handlers
+from bot.config import Settings
+from bot.middlewares import UnitOfWorkMiddleware
+from services.context import AppContext, SecurityPolicy
+from services.gateways import ConsoleMail, ConsoleSms, Gateways, SystemClock
+from services.passwords import PasswordHasher
+from storage.db import create_engine, create_session_factory
+from storage.fsm import SqlStorage, create_redis_isolation, create_redis_storage
+from storage.uow import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+BOT_COMMANDS = [
+    BotCommand(command="start", description="Начать работу с ботом"),
+    BotCommand(command="menu", description="Главное меню"),
+    BotCommand(command="logout", description="Выйти из учётной записи"),
+]
+
+
+@dataclass
+class Runtime:
+    """The application's long-lived parts, shared by the bot and the workers."""
+
+    settings: Settings
+    engine: AsyncEngine
+    uow_factory: UnitOfWorkFactory
+    ctx: AppContext
+    storage: BaseStorage
+    isolation: BaseEventIsolation
+    dispatcher: Dispatcher = field(init=False)
+    bg_factory: BgManagerFactory = field(init=False)
+
+    async def close(self) -> None:
+        await self.storage.close()
+        await self.isolation.close()
+        await self.engine.dispose()
+
+
+def policy_from(settings: Settings) -> SecurityPolicy:
+    return SecurityPolicy(
+        session_idle_minutes=settings.session_idle_minutes,
+        otp_ttl_seconds=settings.otp_ttl_seconds,
+        otp_max_attempts=settings.otp_max_attempts,
+        otp_resend_seconds=settings.otp_resend_seconds,
+        password_max_failures=settings.password_max_failures,
+    )
+
+
+def default_gateways() -> Gateways:
+    return Gateways(clock=SystemClock(), sms=ConsoleSms(), mail=ConsoleMail())
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    gateways: Gateways | None = None,
+    hasher: PasswordHasher | None = None,
+    storage: BaseStorage | None = None,
+) -> Runtime:
+    settings.check_database_url()
+    engine = create_engine(settings.effective_database_url)
+    session_factory = create_session_factory(engine)
+    ctx = AppContext(
+        gateways=gateways or default_gateways(),
+        hasher=hasher or PasswordHasher(),
+        secret_key=settings.secret_key_bytes(),
+        policy=policy_from(settings),
+    )
+    isolation: BaseEventIsolation
+    if storage is None and settings.redis_url:
+        redis_storage = create_redis_storage(settings.redis_url, settings.redis_max_connections)
+        storage, isolation = redis_storage, create_redis_isolation(redis_storage)
+    elif storage is None:
+        storage = SqlStorage(session_factory, key_builder=DefaultKeyBuilder(with_destiny=True))
+        isolation = SimpleEventIsolation()
+    else:
+        isolation = SimpleEventIsolation()
+    runtime = Runtime(
+        settings=settings,
+        engine=engine,
+        uow_factory=UnitOfWorkFactory(session_factory),
+        ctx=ctx,
+        storage=storage,
+        isolation=isolation,
+    )
+    runtime.dispatcher, runtime.bg_factory = build_dispatcher(runtime)
+    return runtime
+
+
+def build_dispatcher(runtime: Runtime) -> tuple[Dispatcher, BgManagerFactory]:
+    dp = Dispatcher(storage=runtime.storage, events_isolation=runtime.isolation)
+    dp["runtime"] = runtime
+    dp.update.outer_middleware(UnitOfWorkMiddleware(runtime.uow_factory, runtime.ctx))
+    dp.include_router(handlers.build_router())
+    dp.include_router(dialogs.build_router())
+    dp.include_router(handlers.build_fallback_router())
+    bg_factory = setup_dialogs(dp, events_isolation=runtime.isolation)
+    dp["bg_factory"] = bg_factory
+    return dp, bg_factory
+
+
+def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    """A Bot for Telegram, or for the Bot API server at TELEGRAM_API_BASE."""
+    token = settings.require_token()
+    if session is None:
+        session = AiohttpSession()
+        if settings.telegram_api_base:
+            session.api = TelegramAPIServer.from_base(settings.telegram_api_base.rstrip("/"))
+    return Bot(token=token, session=session, default=DefaultBotProperties(parse_mode=None))
+
+
+async def register_commands(bot: Bot) -> None:
+    await bot.set_my_commands(BOT_COMMANDS)

@@ -1,0 +1,109 @@
+"""`python -m bot COMMAND`: run, demo, worker, migrate, seed-demo, admin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import logging
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from pydantic import ValidationError as SettingsError
+
+from bot.config import ConfigError, Settings
+
+log = logging.getLogger("bot")
+
+EXIT_CONFIG = 2
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # aiogram logs every update it handles at INFO with the user's id only; keep it.
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="ЭМК bot")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run", help="serve Telegram (polling, or a webhook when WEBHOOK_URL is set)"
+    )
+    run.add_argument("--no-workers", action="store_true", help="do not run the background workers")
+    demo = sub.add_parser("demo", help="the offline console chat; needs no token and no network")
+    demo.add_argument("--user-id", type=int, default=1001, help="the demo Telegram user id")
+    sub.add_parser("worker", help="the background workers alone")
+    sub.add_parser("migrate", help="upgrade the database schema to the latest version")
+    sub.add_parser("seed-demo", help="create the demo accounts (idempotent)")
+    admin = sub.add_parser("admin", help="support staff's commands (audited)")
+    admin_sub = admin.add_subparsers(dest="admin_command", required=True)
+    create = admin_sub.add_parser("create-account", help="create a portal account")
+    create.add_argument("--phone", required=True)
+    create.add_argument("--last-name", required=True)
+    create.add_argument("--first-name", required=True)
+    create.add_argument("--middle-name")
+    create.add_argument("--email")
+    create.add_argument("--snils")
+    create.add_argument("--totp-secret")
+    create.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    for name, text in (
+        ("unlock", "unlock an account locked after wrong passwords"),
+        ("reset-password", "set a temporary password and end all sessions"),
+    ):
+        cmd = admin_sub.add_parser(name, help=text)
+        cmd.add_argument("login", help="phone, e-mail or СНИЛС")
+    for cmd_parser in (create, *admin_sub.choices.values()):
+        cmd_parser.add_argument(
+            "--operator", default=getpass.getuser(), help="who runs the command (for the audit)"
+        )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except SettingsError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(p) for p in first["loc"]).upper()
+        print(f"error: setting {name}: {first['msg']}", file=sys.stderr)
+        return EXIT_CONFIG
+    configure_logging(settings.log_level)
+    try:
+        settings.check_database_url()
+        return asyncio.run(_dispatch(args, settings))
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    from bot import runner
+
+    commands: dict[str, Callable[[argparse.Namespace, Settings], Awaitable[int]]] = {
+        "run": runner.run_bot,
+        "demo": runner.run_demo,
+        "worker": runner.run_worker,
+        "migrate": runner.migrate,
+        "seed-demo": runner.seed,
+        "admin": runner.admin,
+    }
+    return await commands[args.command](args, settings)
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)

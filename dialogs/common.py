@@ -1,0 +1,131 @@
+"""Helpers every flow shares: reaching services, showing errors, reading input."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram.types import Message
+from aiogram_dialog import DialogManager, ShowMode
+from aiogram_dialog.widgets.input import MessageInput
+from aiogram_dialog.widgets.text import Format
+
+from services.auth import AuthService, CurrentUser
+from services.context import AppContext
+from services.errors import DomainError, SessionRequired
+
+log = logging.getLogger(__name__)
+
+MOSCOW = ZoneInfo("Europe/Moscow")
+MAX_TEXT = 4096
+
+# Shown under the question when the last answer was not accepted.
+ERROR = Format("\n⚠️ {dialog_data[error]}", when=lambda data, *_: data["dialog_data"].get("error"))
+
+NOT_TEXT = "Здесь нужен ответ текстом. Пожалуйста, напишите его сообщением."
+TOO_LONG = "Сообщение слишком длинное. Пожалуйста, напишите короче."
+UNKNOWN_COMMAND = (
+    "Такой команды нет. Ответьте на вопрос выше или воспользуйтесь командами /menu и /logout."
+)
+
+
+def ctx(manager: DialogManager) -> AppContext:
+    context: AppContext = manager.middleware_data["ctx"]
+    return context
+
+
+def auth(manager: DialogManager) -> AuthService:
+    return AuthService(manager.middleware_data["uow"], ctx(manager))
+
+
+def user_id(manager: DialogManager) -> int:
+    user = manager.event.from_user  # type: ignore[union-attr]
+    assert user is not None
+    return int(user.id)
+
+
+def chat_id(manager: DialogManager) -> int:
+    chat = manager.middleware_data.get("event_chat")
+    return int(chat.id) if chat is not None else user_id(manager)
+
+
+def current_user(manager: DialogManager) -> CurrentUser:
+    """The signed-in person, checked at this moment; otherwise ask to sign in."""
+    user: CurrentUser | None = manager.middleware_data.get("current_user")
+    if user is None:
+        raise SessionRequired("Чтобы продолжить, войдите в учётную запись.")
+    return user
+
+
+def set_error(manager: DialogManager, text: str) -> None:
+    manager.dialog_data["error"] = text
+
+
+def clear_error(manager: DialogManager) -> None:
+    manager.dialog_data.pop("error", None)
+
+
+def local_time(moment: datetime) -> str:
+    return moment.astimezone(MOSCOW).strftime("%d.%m.%Y %H:%M")
+
+
+TextHandler = Callable[[Message, DialogManager, str], Awaitable[None]]
+
+
+def text_input(
+    on_text: TextHandler, *, secret: bool = False, id: str | None = None
+) -> MessageInput:
+    """An input that takes text and refuses anything else with a Russian explanation.
+
+    A domain error raised by `on_text` is shown in the same window and the
+    question is asked again; what was entered in earlier steps stays. With
+    `secret`, the person's message is deleted at once, before anything else.
+    """
+
+    async def handler(message: Message, _widget: Any, manager: DialogManager) -> None:
+        if secret:
+            await _delete_quietly(message)
+            # The person's message is gone, so the window is the last message again.
+            manager.show_mode = ShowMode.EDIT
+        text = message.text
+        if text is None:
+            set_error(manager, NOT_TEXT)
+            return
+        if len(text) > MAX_TEXT:
+            set_error(manager, TOO_LONG)
+            return
+        if text.startswith("/") and not secret:
+            set_error(manager, UNKNOWN_COMMAND)
+            return
+        clear_error(manager)
+        try:
+            await on_text(message, manager, text)
+        except DomainError as exc:
+            if isinstance(exc, SessionRequired):
+                raise
+            set_error(manager, exc.message)
+
+    return MessageInput(handler, id=id)
+
+
+async def _delete_quietly(message: Message) -> None:
+    try:
+        await message.delete()
+    except Exception:  # the message may already be gone; never echo or log its text
+        log.warning("could not delete a secret message %s", message.message_id)
+
+
+async def guarded(manager: DialogManager, action: Callable[[], Awaitable[None]]) -> bool:
+    """Run a button's action; a domain error is shown in the window. True on success."""
+    clear_error(manager)
+    try:
+        await action()
+    except DomainError as exc:
+        if isinstance(exc, SessionRequired):
+            raise
+        set_error(manager, exc.message)
+        return False
+    return True

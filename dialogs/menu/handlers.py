@@ -1,0 +1,20 @@
+from __future__ import annotations
+
+from aiogram.types import CallbackQuery
+from aiogram_dialog import DialogManager, StartMode
+from aiogram_dialog.widgets.kbd import Button
+
+from dialogs.common import auth, current_user, user_id
+from dialogs.password.states import ChangePassword
+from dialogs.signin.states import SignIn
+
+
+async def on_change_password(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    current_user(manager)
+    await manager.start(ChangePassword.current)
+
+
+async def on_logout(callback: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    await auth(manager).logout(user_id(manager))
+    await callback.answer("Вы вышли из учётной записи.")
+    await manager.start(SignIn.welcome, mode=StartMode.RESET_STACK)

@@ -1,0 +1,6 @@
+from aiogram.fsm.state import State, StatesGroup
+
+
+class MainMenu(StatesGroup):
+    main = State()
+    history = State()

@@ -1,0 +1,75 @@
+"""The code sub-dialog. Start data: account_id, purpose, channel (sms, email or totp),
+optional action_ref (what the code confirms) and can_use_email (offer the e-mail
+fallback). It ends with {"confirmed": True} or None when the person cancels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram.types import CallbackQuery, Message
+from aiogram_dialog import DialogManager
+from aiogram_dialog.widgets.kbd import Button
+
+from dialogs.common import auth, guarded, set_error, user_id
+from services.otp import CodeError
+
+
+def _start(manager: DialogManager) -> dict[str, Any]:
+    data: dict[str, Any] = manager.start_data  # type: ignore[assignment]
+    return data
+
+
+async def _send(manager: DialogManager, channel: str) -> None:
+    start = _start(manager)
+    issued = await auth(manager).send_code(
+        start["account_id"],
+        start["purpose"],
+        channel,  # type: ignore[arg-type]
+        user_id(manager),
+        action_ref=start.get("action_ref", ""),
+    )
+    manager.dialog_data.update(
+        channel=channel, challenge_id=issued.challenge_id, destination=issued.destination
+    )
+
+
+async def on_start(_data: Any, manager: DialogManager) -> None:
+    channel = _start(manager)["channel"]
+    manager.dialog_data["channel"] = channel
+    if channel != "totp":
+        await guarded(manager, lambda: _send(manager, channel))
+
+
+async def on_code(message: Message, manager: DialogManager, text: str) -> None:
+    start = _start(manager)
+    service = auth(manager)
+    try:
+        await service.check_code(
+            start["account_id"],
+            start["purpose"],
+            manager.dialog_data["channel"],
+            manager.dialog_data.get("challenge_id"),
+            text,
+            user_id(manager),
+            action_ref=start.get("action_ref", ""),
+        )
+    except CodeError:
+        if start["purpose"] == "sign_in":
+            await service.record_wrong_code(start["account_id"], user_id(manager))
+        raise
+    await manager.done({"confirmed": True})
+
+
+async def on_resend(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    await guarded(manager, lambda: _send(manager, manager.dialog_data["channel"]))
+
+
+async def on_use_email(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    if not _start(manager).get("can_use_email"):
+        set_error(manager, "Для этой учётной записи код на почту недоступен.")
+        return
+    await guarded(manager, lambda: _send(manager, "email"))
+
+
+async def on_cancel(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    await manager.done(None)

@@ -1,0 +1,1 @@
+"""«Сменить пароль»: the current password, a one-time code, a new password."""

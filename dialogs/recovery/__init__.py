@@ -1,0 +1,1 @@
+"""«Восстановить доступ»: a code to the account's e-mail, then a new password."""

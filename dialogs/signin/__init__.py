@@ -1,0 +1,1 @@
+"""Signing in to the portal account: login, password, phone, second factor."""

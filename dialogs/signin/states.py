@@ -1,0 +1,10 @@
+from aiogram.fsm.state import State, StatesGroup
+
+
+class SignIn(StatesGroup):
+    welcome = State()
+    login = State()
+    password = State()
+    phone = State()
+    factor = State()
+    locked = State()

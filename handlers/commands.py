@@ -1,0 +1,56 @@
+"""/start (with deep links), /menu, /logout and the buttons of push messages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandStart
+from aiogram.types import CallbackQuery, Message
+from aiogram_dialog import DialogManager, ShowMode, StartMode
+
+from dialogs.menu.states import MainMenu
+from dialogs.signin.states import SignIn
+from services.auth import AuthService, CurrentUser
+from services.notify import OPEN_MENU
+
+router = Router(name="commands")
+
+
+async def open_home(manager: DialogManager, user: CurrentUser | None, *, welcome: bool) -> None:
+    """The main menu for a signed-in person; the sign-in for anyone else."""
+    if user is not None:
+        await manager.start(MainMenu.main, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
+    else:
+        state = SignIn.welcome if welcome else SignIn.login
+        await manager.start(state, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
+
+
+@router.message(CommandStart())
+async def on_start(
+    message: Message, dialog_manager: DialogManager, current_user: CurrentUser | None
+) -> None:
+    await open_home(dialog_manager, current_user, welcome=True)
+
+
+@router.message(Command("menu"))
+async def on_menu(
+    message: Message, dialog_manager: DialogManager, current_user: CurrentUser | None
+) -> None:
+    await open_home(dialog_manager, current_user, welcome=False)
+
+
+@router.message(Command("logout"))
+async def on_logout(message: Message, dialog_manager: DialogManager, **data: Any) -> None:
+    assert message.from_user is not None
+    ended = await AuthService(data["uow"], data["ctx"]).logout(message.from_user.id)
+    await message.answer("Вы вышли из учётной записи." if ended else "Вы не были в системе.")
+    await dialog_manager.start(SignIn.welcome, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
+
+
+@router.callback_query(F.data == OPEN_MENU)
+async def on_push_menu(
+    callback: CallbackQuery, dialog_manager: DialogManager, current_user: CurrentUser | None
+) -> None:
+    await callback.answer()
+    await open_home(dialog_manager, current_user, welcome=False)

@@ -1,0 +1,76 @@
+"""Errors that reach the person as a short Russian answer, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram import Router
+from aiogram.exceptions import TelegramBadRequest
+from aiogram.filters import ExceptionTypeFilter
+from aiogram.types import ErrorEvent
+from aiogram_dialog import DialogManager, ShowMode, StartMode
+from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, UnknownState
+
+from dialogs.menu.states import MainMenu
+from dialogs.signin.states import SignIn
+from services.errors import SessionRequired
+
+log = logging.getLogger(__name__)
+router = Router(name="errors")
+
+STALE = "Эта кнопка устарела. Вот актуальное меню."
+EXPIRED = "Сеанс завершён из-за бездействия. Чтобы продолжить, войдите снова."
+SIGN_IN = "Чтобы продолжить, войдите в учётную запись."
+UNAVAILABLE = "Сервис временно недоступен. Пожалуйста, повторите через несколько минут."
+
+
+async def _tell(event: ErrorEvent, text: str) -> None:
+    update = event.update
+    if update.callback_query is not None:
+        try:
+            await update.callback_query.answer(text, show_alert=True)
+        except TelegramBadRequest:
+            log.info("callback %s was too old to answer", update.callback_query.id)
+    elif update.message is not None:
+        await update.message.answer(text)
+
+
+@router.error(ExceptionTypeFilter(UnknownIntent, UnknownState, OutdatedIntent))
+async def on_stale(event: ErrorEvent, dialog_manager: DialogManager, **data: Any) -> None:
+    log.info("stale dialog event: %s", type(event.exception).__name__)
+    await _tell(event, STALE)
+    state = MainMenu.main if data.get("current_user") else SignIn.welcome
+    await dialog_manager.start(state, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
+
+
+@router.error(ExceptionTypeFilter(SessionRequired))
+async def on_session_required(
+    event: ErrorEvent, dialog_manager: DialogManager, **data: Any
+) -> None:
+    text = EXPIRED if data.get("session_expired") else SIGN_IN
+    update = event.update
+    if update.callback_query is not None:
+        try:
+            await update.callback_query.answer()
+        except TelegramBadRequest:
+            pass
+    chat = data.get("event_chat")
+    bot = data.get("bot")
+    if chat is not None and bot is not None:
+        await bot.send_message(chat.id, text)
+    await dialog_manager.start(SignIn.login, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
+
+
+@router.error()
+async def on_unexpected(event: ErrorEvent) -> None:
+    log.error(
+        "unhandled %s in update %s",
+        type(event.exception).__name__,
+        event.update.update_id,
+        exc_info=event.exception,
+    )
+    try:
+        await _tell(event, UNAVAILABLE)
+    except Exception:
+        log.exception("could not tell the person about an error")

@@ -1,0 +1,294 @@
+"""Repositories: queries and writes. They flush when they need ids and never commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Account,
+    AuditEntry,
+    AuthSession,
+    LoginEvent,
+    OtpChallenge,
+    OutboxMessage,
+    TelegramBinding,
+)
+
+
+class _Repo:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+
+class AccountRepo(_Repo):
+    async def get(self, account_id: int) -> Account | None:
+        return await self.session.get(Account, account_id)
+
+    async def get_for_update(self, account_id: int) -> Account | None:
+        stmt = select(Account).where(Account.id == account_id).with_for_update()
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def find_by_login(self, kind: str, value: str) -> Account | None:
+        column = {"phone": Account.phone, "email": Account.email, "snils": Account.snils}[kind]
+        return (await self.session.execute(select(Account).where(column == value))).scalar()
+
+    async def find_by_any(self, phone: str | None, email: str | None) -> Account | None:
+        conditions = []
+        if phone:
+            conditions.append(Account.phone == phone)
+        if email:
+            conditions.append(Account.email == email)
+        if not conditions:
+            return None
+        return (await self.session.execute(select(Account).where(or_(*conditions)))).scalar()
+
+    async def add(self, account: Account) -> Account:
+        self.session.add(account)
+        await self.session.flush()
+        return account
+
+
+class BindingRepo(_Repo):
+    async def by_telegram_user(self, telegram_user_id: int) -> TelegramBinding | None:
+        stmt = select(TelegramBinding).where(TelegramBinding.telegram_user_id == telegram_user_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def for_account(self, account_id: int) -> Sequence[TelegramBinding]:
+        stmt = select(TelegramBinding).where(TelegramBinding.account_id == account_id)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def by_chat(self, chat_id: int) -> Sequence[TelegramBinding]:
+        stmt = select(TelegramBinding).where(TelegramBinding.chat_id == chat_id)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def add(self, binding: TelegramBinding) -> TelegramBinding:
+        self.session.add(binding)
+        await self.session.flush()
+        return binding
+
+    async def mark_blocked_by_chat(self, chat_id: int, now: datetime) -> int:
+        """Note that the bot is blocked in this chat (on bindings not already marked)."""
+        result = await self.session.execute(
+            update(TelegramBinding)
+            .where(TelegramBinding.chat_id == chat_id, TelegramBinding.bot_blocked_at.is_(None))
+            .values(bot_blocked_at=now)
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+class SessionRepo(_Repo):
+    async def open_for_telegram_user(self, telegram_user_id: int) -> AuthSession | None:
+        stmt = (
+            select(AuthSession)
+            .where(AuthSession.telegram_user_id == telegram_user_id)
+            .where(AuthSession.ended_at.is_(None))
+            .order_by(AuthSession.id.desc())
+        )
+        return (await self.session.execute(stmt)).scalars().first()
+
+    async def open_for_account(self, account_id: int) -> Sequence[AuthSession]:
+        stmt = (
+            select(AuthSession)
+            .where(AuthSession.account_id == account_id)
+            .where(AuthSession.ended_at.is_(None))
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def add(self, auth_session: AuthSession) -> AuthSession:
+        self.session.add(auth_session)
+        await self.session.flush()
+        return auth_session
+
+    async def end_all(
+        self,
+        *,
+        account_id: int | None = None,
+        telegram_user_id: int | None = None,
+        now: datetime,
+        reason: str,
+        except_id: int | None = None,
+    ) -> int:
+        stmt = update(AuthSession).where(AuthSession.ended_at.is_(None))
+        if account_id is not None:
+            stmt = stmt.where(AuthSession.account_id == account_id)
+        if telegram_user_id is not None:
+            stmt = stmt.where(AuthSession.telegram_user_id == telegram_user_id)
+        if except_id is not None:
+            stmt = stmt.where(AuthSession.id != except_id)
+        result = await self.session.execute(
+            stmt.values(ended_at=now, end_reason=reason).execution_options(
+                synchronize_session="fetch"
+            )
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+class OtpRepo(_Repo):
+    async def get(self, challenge_id: int) -> OtpChallenge | None:
+        return await self.session.get(OtpChallenge, challenge_id)
+
+    async def latest(self, account_id: int, purpose: str) -> OtpChallenge | None:
+        stmt = (
+            select(OtpChallenge)
+            .where(OtpChallenge.account_id == account_id, OtpChallenge.purpose == purpose)
+            .order_by(OtpChallenge.id.desc())
+        )
+        return (await self.session.execute(stmt)).scalars().first()
+
+    async def void_open(self, account_id: int, purpose: str, now: datetime) -> None:
+        await self.session.execute(
+            update(OtpChallenge)
+            .where(
+                OtpChallenge.account_id == account_id,
+                OtpChallenge.purpose == purpose,
+                OtpChallenge.consumed_at.is_(None),
+                OtpChallenge.voided_at.is_(None),
+            )
+            .values(voided_at=now)
+            .execution_options(synchronize_session="fetch")
+        )
+
+    async def add(self, challenge: OtpChallenge) -> OtpChallenge:
+        self.session.add(challenge)
+        await self.session.flush()
+        return challenge
+
+
+class LoginEventRepo(_Repo):
+    async def add(self, event: LoginEvent) -> None:
+        self.session.add(event)
+
+    async def recent(self, account_id: int, limit: int = 10) -> Sequence[LoginEvent]:
+        stmt = (
+            select(LoginEvent)
+            .where(LoginEvent.account_id == account_id)
+            .order_by(LoginEvent.at.desc(), LoginEvent.id.desc())
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+
+class AuditRepo(_Repo):
+    """Append-only: there is deliberately no update or delete here."""
+
+    async def append(self, entry: AuditEntry) -> None:
+        self.session.add(entry)
+
+    async def for_subject(self, account_id: int, limit: int = 100) -> Sequence[AuditEntry]:
+        stmt = (
+            select(AuditEntry)
+            .where(AuditEntry.subject_account_id == account_id)
+            .order_by(AuditEntry.id.desc())
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def all(self, action: str | None = None) -> Sequence[AuditEntry]:
+        stmt = select(AuditEntry).order_by(AuditEntry.id)
+        if action is not None:
+            stmt = stmt.where(AuditEntry.action == action)
+        return (await self.session.execute(stmt)).scalars().all()
+
+
+class OutboxRepo(_Repo):
+    async def add(self, message: OutboxMessage) -> None:
+        self.session.add(message)
+
+    async def claim_due(self, now: datetime, until: datetime, limit: int) -> list[OutboxMessage]:
+        """Take up to `limit` due rows for this worker until `until` (skip rows others hold)."""
+        stmt = (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == "pending", OutboxMessage.due_at <= now)
+            .where(or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
+            .order_by(OutboxMessage.due_at, OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = list((await self.session.execute(stmt)).scalars().all())
+        for row in rows:
+            row.claimed_until = until
+        await self.session.flush()
+        return rows
+
+    async def get(self, message_id: int) -> OutboxMessage | None:
+        return await self.session.get(OutboxMessage, message_id)
+
+    async def by_status(self, status: str) -> Sequence[OutboxMessage]:
+        stmt = select(OutboxMessage).where(OutboxMessage.status == status)
+        return (await self.session.execute(stmt.order_by(OutboxMessage.id))).scalars().all()
+
+    async def for_chat(self, chat_id: int) -> Sequence[OutboxMessage]:
+        stmt = select(OutboxMessage).where(OutboxMessage.chat_id == chat_id)
+        return (await self.session.execute(stmt.order_by(OutboxMessage.id))).scalars().all()
+
+    async def stats(self) -> dict[str, Any]:
+        rows = (await self.session.execute(select(OutboxMessage.status))).scalars().all()
+        counts: dict[str, Any] = {}
+        for status in rows:
+            counts[status] = counts.get(status, 0) + 1
+        return counts
+
+    async def start_sending(
+        self, message_id: int, *, claimed_until: datetime, lease_until: datetime
+    ) -> bool:
+        """Move a row this worker claimed (`claimed_until` is its claim) to `sending`.
+
+        A compare-and-set: False if the row is no longer pending or another
+        worker has claimed it since (its claim expired), so it is not sent.
+        """
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.status == "pending",
+                OutboxMessage.claimed_until == claimed_until,
+            )
+            .values(status="sending", claimed_until=lease_until)
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
+
+    async def release(
+        self, message_ids: Sequence[int], *, claimed_until: datetime, due_at: datetime
+    ) -> int:
+        """Give back pending rows of this claim unsent, due again at `due_at`."""
+        if not message_ids:
+            return 0
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(list(message_ids)),
+                OutboxMessage.status == "pending",
+                OutboxMessage.claimed_until == claimed_until,
+            )
+            .values(claimed_until=None, due_at=due_at)
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def expire_sending(self, now: datetime, error: str) -> list[int]:
+        """Rows left in `sending` past their lease (the sender died) become `unknown`."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.status == "sending", OutboxMessage.claimed_until < now)
+            .values(status="unknown", claimed_until=None, last_error=error)
+            .returning(OutboxMessage.id)
+            .execution_options(synchronize_session="fetch")
+        )
+        return sorted(result.scalars().all())
+
+    async def block_pending_for_chat(self, chat_id: int, error: str) -> int:
+        """Every pending row for the chat becomes `blocked` (the bot is blocked there)."""
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.chat_id == chat_id, OutboxMessage.status == "pending")
+            .values(status="blocked", claimed_until=None, last_error=error)
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
