@@ -17,13 +17,13 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand
-from aiogram_dialog import BgManagerFactory, setup_dialogs
+from aiogram_dialog import DIALOG_EVENT_NAME, BgManagerFactory, setup_dialogs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import dialogs
 import handlers
 from bot.config import Settings
-from bot.middlewares import UnitOfWorkMiddleware
+from bot.middlewares import CommitMiddleware, UnitOfWorkMiddleware
 from services.context import AppContext, SecurityPolicy
 from services.gateways import ConsoleMail, ConsoleSms, Gateways, SystemClock
 from services.passwords import PasswordHasher
@@ -118,6 +118,9 @@ def build_dispatcher(runtime: Runtime) -> tuple[Dispatcher, BgManagerFactory]:
     dp.include_router(dialogs.build_router())
     dp.include_router(handlers.build_fallback_router())
     bg_factory = setup_dialogs(dp, events_isolation=runtime.isolation)
+    commit = CommitMiddleware()
+    for observer in (dp.message, dp.callback_query, dp.observers[DIALOG_EVENT_NAME]):
+        observer.middleware(commit)
     dp["bg_factory"] = bg_factory
     return dp, bg_factory
 

@@ -24,8 +24,9 @@ class UnitOfWorkMiddleware(BaseMiddleware):
 
     The session bookkeeping (touching it, or ending an idle one) is committed
     before the handler runs, so an expiry is recorded even if the handler fails.
-    The handler's own work is committed once, after it returns; an exception
-    rolls it back. Background dialog updates read the session without touching
+    The handler's own work is committed by `CommitMiddleware` as soon as the
+    handler returns (and here again for events that middleware does not wrap);
+    an exception rolls it back. Background dialog updates read the session without touching
     it, so a push does not keep an idle session alive.
     """
 
@@ -51,3 +52,20 @@ class UnitOfWorkMiddleware(BaseMiddleware):
             result = await handler(event, data)
             await uow.commit()
             return result
+
+
+class CommitMiddleware(BaseMiddleware):
+    """Commits the update's unit of work as soon as the handler returns.
+
+    Registered as an inner middleware after `setup_dialogs`, so it runs inside
+    aiogram-dialog's context saver: the update's transaction is finished before
+    the dialog's state is written. On SQLite, whose lock covers the whole file,
+    the FSM write would otherwise wait for a transaction that waits for it.
+    """
+
+    async def __call__(self, handler: Handler, event: TelegramObject, data: dict[str, Any]) -> Any:
+        result = await handler(event, data)
+        uow = data.get("uow")
+        if uow is not None:
+            await uow.commit()
+        return result

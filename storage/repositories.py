@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -114,6 +113,8 @@ class SessionRepo(_Repo):
         reason: str,
         except_id: int | None = None,
     ) -> int:
+        if account_id is None and telegram_user_id is None:
+            raise ValueError("end_all needs an account or a Telegram user")
         stmt = update(AuthSession).where(AuthSession.ended_at.is_(None))
         if account_id is not None:
             stmt = stmt.where(AuthSession.account_id == account_id)
@@ -227,12 +228,9 @@ class OutboxRepo(_Repo):
         stmt = select(OutboxMessage).where(OutboxMessage.chat_id == chat_id)
         return (await self.session.execute(stmt.order_by(OutboxMessage.id))).scalars().all()
 
-    async def stats(self) -> dict[str, Any]:
-        rows = (await self.session.execute(select(OutboxMessage.status))).scalars().all()
-        counts: dict[str, Any] = {}
-        for status in rows:
-            counts[status] = counts.get(status, 0) + 1
-        return counts
+    async def stats(self) -> dict[str, int]:
+        stmt = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        return {status: int(count) for status, count in (await self.session.execute(stmt)).all()}
 
     async def start_sending(
         self, message_id: int, *, claimed_until: datetime, lease_until: datetime

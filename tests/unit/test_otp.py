@@ -45,7 +45,7 @@ def wrong(code: str) -> str:
 async def test_code_is_six_digits_sent_by_sms_and_stored_only_as_digest(env: Env) -> None:
     account = await make_account(env)
     cid = await issue(env, account.id)
-    phone, text = env.sms.sent[-1]
+    phone, _text = env.sms.sent[-1]
     code = env.last_code()
     assert phone == "+79990000001"
     assert code.isdigit() and len(code) == 6
