@@ -15,7 +15,11 @@ async def issue(env: Env, account_id: int, purpose: str = "sign_in", action_ref:
         account = await uow.accounts.get(account_id)
         assert account is not None
         issued = await OtpService(uow, env.ctx).issue(
-            account, purpose, "sms", action_ref=action_ref, actor="test"  # type: ignore[arg-type]
+            account,
+            purpose,
+            "sms",
+            action_ref=action_ref,
+            actor="test",  # type: ignore[arg-type]
         )
         await uow.commit()
         return issued.challenge_id
