@@ -23,3 +23,6 @@ class AppContext:
     hasher: PasswordHasher
     secret_key: bytes
     policy: SecurityPolicy = field(default_factory=SecurityPolicy)
+    # How long an application stays «В работе» (PROCESSING_DELAY_SECONDS); the
+    # status screen's wait estimate falls back on it before any history exists.
+    processing_delay_seconds: float = 5.0

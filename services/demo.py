@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from services.admin import AdminService, NewAccount
 from services.context import AppContext
+from storage.models import RegistryPerson
 from storage.uow import UnitOfWork
 
 DEMO_PASSWORD = "Demo-Passw0rd"
@@ -44,15 +46,159 @@ DEMO_PEOPLE = (
         ),
         "только SMS",
     ),
+    DemoPerson(
+        NewAccount(
+            phone="+79990000003",
+            password=DEMO_PASSWORD,
+            last_name="Смирнова",
+            first_name="Ольга",
+            middle_name="Петровна",
+            email="olga.smirnova@example.ru",
+            snils="20345678149",
+        ),
+        "только SMS",
+    ),
+    DemoPerson(
+        NewAccount(
+            phone="+79990000004",
+            password=DEMO_PASSWORD,
+            last_name="Кузнецов",
+            first_name="Андрей",
+            middle_name="Викторович",
+            email="andrey.kuznetsov@example.ru",
+            snils="53014629850",
+        ),
+        "только SMS",
+    ),
 )
 
 
+@dataclass(frozen=True)
+class DemoRegistryEntry:
+    """A person in the local state registry (the `registry_persons` table)."""
+
+    snils: str
+    last_name: str
+    first_name: str
+    middle_name: str | None
+    birth_date: date
+    legal_restriction: str | None = None
+
+
+DEMO_RESTRICTION = (
+    "По сведениям государственного реестра действует ограничение, установленное решением "
+    "суда. Заявление может подать ваш законный представитель; за разъяснениями обратитесь в МФЦ."
+)
+
+DEMO_REGISTRY = (
+    DemoRegistryEntry("11223344595", "Иванова", "Анна", "Сергеевна", date(1990, 3, 5)),
+    DemoRegistryEntry("15623648877", "Петров", "Сергей", "Иванович", date(1985, 7, 14)),
+    # Ольга Смирнова is in the registry under another СНИЛС than the one in her
+    # account (and in the form below): her application comes back with
+    # «Требуются исправления» (СНИЛС does not match); SMIRNOVA_CORRECT_SNILS fixes it.
+    DemoRegistryEntry("41278903586", "Смирнова", "Ольга", "Петровна", date(1992, 9, 2)),
+    # Андрей Кузнецов has a legal restriction: his application is refused («Отказано»).
+    DemoRegistryEntry(
+        "53014629850",
+        "Кузнецов",
+        "Андрей",
+        "Викторович",
+        date(1978, 4, 11),
+        legal_restriction=DEMO_RESTRICTION,
+    ),
+)
+
+# What each demo person types into «Заявление на ЭМК», field by field, exactly as
+# README quotes it (choices by their button labels). Petrov's application opens
+# the card, Smirnova's needs a correction, Kuznetsov's is refused.
+PETROV_APPLICATION: dict[str, str] = {
+    "full_name": "Петров Сергей Иванович",
+    "birth_date": "14.07.1985",
+    "sex": "Мужской",
+    "snils": "156-236-488 77",
+    "policy_number": "7750 1983 4027 1955",
+    "policy_end": "31.12.2045",
+    "passport_series": "45 05",
+    "passport_number": "123456",
+    "passport_issue_date": "25.07.2005",
+    "passport_division_code": "770-001",
+    "passport_issued_by": "ОВД района Хамовники г. Москвы",
+    "inn": "771234567859",
+    "address": "г. Москва, ул. Тверская, д. 7, кв. 12",
+    "phone": "+79990000002",
+    "email": "sergey.petrov@example.ru",
+    "kind": "Новая карта",
+    "comment": "",
+}
+SMIRNOVA_APPLICATION: dict[str, str] = {
+    "full_name": "Смирнова Ольга Петровна",
+    "birth_date": "02.09.1992",
+    "sex": "Женский",
+    "snils": "203-456-781 49",
+    "policy_number": "5098 2314 5670 2318",
+    "policy_end": "31.12.2040",
+    "passport_series": "46 12",
+    "passport_number": "654321",
+    "passport_issue_date": "15.09.2012",
+    "passport_division_code": "500-001",
+    "passport_issued_by": "ТП УФМС России по Московской обл. в г. Химки",
+    "inn": "",
+    "address": "Московская обл., г. Химки, ул. Ленинградская, д. 3, кв. 41",
+    "phone": "+79990000003",
+    "email": "",
+    "kind": "Новая карта",
+    "comment": "",
+}
+# The СНИЛС to type when «Требуются исправления» asks Smirnova to correct it.
+SMIRNOVA_CORRECT_SNILS = "412-789-035 86"
+KUZNETSOV_APPLICATION: dict[str, str] = {
+    "full_name": "Кузнецов Андрей Викторович",
+    "birth_date": "11.04.1978",
+    "sex": "Мужской",
+    "snils": "530-146-298 50",
+    "policy_number": "7792 4503 1876 4201",
+    "policy_end": "31.12.2042",
+    "passport_series": "40 23",
+    "passport_number": "112233",
+    "passport_issue_date": "20.04.2023",
+    "passport_division_code": "780-012",
+    "passport_issued_by": "ГУ МВД России по г. Санкт-Петербургу и Ленинградской обл.",
+    "inn": "",
+    "address": "г. Санкт-Петербург, Невский пр., д. 20, кв. 8",
+    "phone": "+79990000004",
+    "email": "",
+    "kind": "Новая карта",
+    "comment": "",
+}
+# Keyed by the account's phone. An empty value is an optional field left out.
+DEMO_APPLICATIONS: dict[str, dict[str, str]] = {
+    "+79990000002": PETROV_APPLICATION,
+    "+79990000003": SMIRNOVA_APPLICATION,
+    "+79990000004": KUZNETSOV_APPLICATION,
+}
+
+
 async def seed_demo(uow: UnitOfWork, ctx: AppContext) -> list[str]:
-    """Create the demo accounts that are missing; returns the logins created."""
+    """Create the demo accounts and registry entries that are missing.
+
+    Returns the logins of the accounts created.
+    """
     admin = AdminService(uow, ctx, operator="seed-demo")
     created = []
     for person in DEMO_PEOPLE:
         if await uow.accounts.find_by_login("phone", person.account.phone) is None:
             await admin.create_account(person.account)
             created.append(person.account.phone)
+    for entry in DEMO_REGISTRY:
+        if await uow.registry.by_snils(entry.snils) is None:
+            await uow.registry.add(
+                RegistryPerson(
+                    snils=entry.snils,
+                    last_name=entry.last_name,
+                    first_name=entry.first_name,
+                    middle_name=entry.middle_name,
+                    birth_date=entry.birth_date,
+                    legal_restriction=entry.legal_restriction,
+                )
+            )
     return created

@@ -14,6 +14,8 @@ from storage.uow import UnitOfWork
 
 # Callback data of notification buttons; plain handlers in `handlers/` answer them.
 OPEN_MENU = "push:menu"
+# Opens the status of the person's application for the ЭМК.
+OPEN_STATUS = "push:status"
 
 
 @dataclass(frozen=True)
@@ -74,3 +76,12 @@ async def to_account(
         )
         count += 1
     return count
+
+
+async def chats_of(uow: UnitOfWork, account_id: int) -> list[tuple[int, int]]:
+    """(Telegram user id, chat id) of every chat bound to the account that takes messages."""
+    return [
+        (binding.telegram_user_id, binding.chat_id)
+        for binding in await uow.bindings.for_account(account_id)
+        if binding.bot_blocked_at is None
+    ]

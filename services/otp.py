@@ -92,6 +92,7 @@ class OtpService:
             and previous.consumed_at is None
             and previous.voided_at is None
             and previous.action_ref == action_ref
+            and previous.channel == channel
             and now < previous.created_at + timedelta(seconds=policy.otp_resend_seconds)
         ):
             wait = previous.created_at + timedelta(seconds=policy.otp_resend_seconds) - now
@@ -188,6 +189,12 @@ class OtpService:
             if not hmac.compare_digest(challenge.code_hash, self._digest(challenge, code)):
                 left = self.ctx.policy.otp_max_attempts - challenge.attempts
                 outcome = "wrong"
+                if await self._was_voided_code(challenge, code):
+                    outcome = "voided"
+                    raise CodeError(
+                        "Этот код больше не действует: вы запросили новый. Введите код из "
+                        f"последнего сообщения. Осталось попыток: {left}."
+                    )
                 if left <= 0:
                     raise CodeError(
                         "Неверный код. Попытки ввода исчерпаны. Запросите новый код.", final=True
@@ -206,6 +213,15 @@ class OtpService:
                 channel=challenge.channel,
                 challenge_id=challenge.id,
             )
+
+    async def _was_voided_code(self, current: OtpChallenge, code: str) -> bool:
+        """Whether `code` is the one that `current` replaced (to say so, not just "wrong")."""
+        previous = await self.uow.otp.previous(current)
+        return (
+            previous is not None
+            and previous.voided_at is not None
+            and hmac.compare_digest(previous.code_hash, self._digest(previous, code))
+        )
 
     async def verify_totp(self, account: Account, raw_code: str, *, actor: str) -> None:
         """Accept an authenticator code once (the current step or one step either side)."""

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
+    APPLICATION_ACTIVE_STATUSES,
     Account,
+    Application,
+    ApplicationDocument,
+    ApplicationStatusEvent,
     AuditEntry,
     AuthSession,
     LoginEvent,
+    MedicalRecord,
     OtpChallenge,
     OutboxMessage,
+    RegistryPerson,
     TelegramBinding,
 )
 
@@ -138,6 +145,19 @@ class OtpRepo(_Repo):
         stmt = (
             select(OtpChallenge)
             .where(OtpChallenge.account_id == account_id, OtpChallenge.purpose == purpose)
+            .order_by(OtpChallenge.id.desc())
+        )
+        return (await self.session.execute(stmt)).scalars().first()
+
+    async def previous(self, challenge: OtpChallenge) -> OtpChallenge | None:
+        """The challenge issued just before this one for the same account and purpose."""
+        stmt = (
+            select(OtpChallenge)
+            .where(
+                OtpChallenge.account_id == challenge.account_id,
+                OtpChallenge.purpose == challenge.purpose,
+                OtpChallenge.id < challenge.id,
+            )
             .order_by(OtpChallenge.id.desc())
         )
         return (await self.session.execute(stmt)).scalars().first()
@@ -281,6 +301,20 @@ class OutboxRepo(_Repo):
         )
         return sorted(result.scalars().all())
 
+    async def set_state(self, message_id: int, values: Mapping[str, Any]) -> bool:
+        """Write a delivery result (status and the columns that go with it) onto one row.
+
+        A single UPDATE, so on SQLite the transaction starts as a writer and waits
+        for the lock instead of failing as a reader turned writer.
+        """
+        result = await self.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(**values)
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
+
     async def block_pending_for_chat(self, chat_id: int, error: str) -> int:
         """Every pending row for the chat becomes `blocked` (the bot is blocked there)."""
         result = await self.session.execute(
@@ -290,3 +324,205 @@ class OutboxRepo(_Repo):
             .execution_options(synchronize_session="fetch")
         )
         return int(getattr(result, "rowcount", 0) or 0)
+
+
+class ApplicationRepo(_Repo):
+    """Applications and their status history.
+
+    Status changes are compare-and-set updates guarded by the expected current
+    status, so two workers (or a worker and a person) never both move the same
+    application out of the same status; the loser's update matches no row.
+    """
+
+    async def get(self, application_id: int) -> Application | None:
+        return await self.session.get(Application, application_id)
+
+    async def get_for_update(self, application_id: int) -> Application | None:
+        """The row, locked until the end of the transaction (PostgreSQL; SQLite has one writer)."""
+        stmt = (
+            select(Application)
+            .where(Application.id == application_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def in_progress_for(
+        self, account_id: int, *, for_update: bool = False
+    ) -> Application | None:
+        stmt = select(Application).where(
+            Application.account_id == account_id,
+            Application.status.in_(APPLICATION_ACTIVE_STATUSES),
+        )
+        if for_update:
+            stmt = stmt.with_for_update().execution_options(populate_existing=True)
+        return (await self.session.execute(stmt)).scalars().first()
+
+    async def latest_for(
+        self, account_id: int, *, except_statuses: Sequence[str] = ()
+    ) -> Application | None:
+        """The account's newest application (leaving out those in `except_statuses`)."""
+        stmt = select(Application).where(Application.account_id == account_id)
+        if except_statuses:
+            stmt = stmt.where(Application.status.not_in(list(except_statuses)))
+        stmt = stmt.order_by(Application.id.desc()).limit(1)
+        return (await self.session.execute(stmt)).scalars().first()
+
+    async def add(self, application: Application) -> Application:
+        """Insert; the partial unique index refuses a second application in progress."""
+        self.session.add(application)
+        await self.session.flush()
+        return application
+
+    async def add_event(self, event: ApplicationStatusEvent) -> None:
+        self.session.add(event)
+
+    async def events(self, application_id: int) -> Sequence[ApplicationStatusEvent]:
+        stmt = (
+            select(ApplicationStatusEvent)
+            .where(ApplicationStatusEvent.application_id == application_id)
+            .order_by(ApplicationStatusEvent.at, ApplicationStatusEvent.id)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def count_ahead(self, status: str, submitted_at: datetime, application_id: int) -> int:
+        """Applications in `status` submitted before this one (ties broken by id)."""
+        stmt = (
+            select(func.count())
+            .select_from(Application)
+            .where(Application.status == status)
+            .where(
+                or_(
+                    Application.submitted_at < submitted_at,
+                    and_(Application.submitted_at == submitted_at, Application.id < application_id),
+                )
+            )
+        )
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def recent_durations(self, limit: int) -> list[float]:
+        """Seconds from start to decision of the last `limit` decided applications."""
+        stmt = (
+            select(Application.processing_started_at, Application.processed_at)
+            .where(
+                Application.processed_at.is_not(None),
+                Application.processing_started_at.is_not(None),
+            )
+            .order_by(Application.processed_at.desc(), Application.id.desc())
+            .limit(limit)
+        )
+        durations = []
+        for started, finished in (await self.session.execute(stmt)).all():
+            if started is not None and finished is not None and finished >= started:
+                durations.append((finished - started).total_seconds())
+        return durations
+
+    async def claim_next(
+        self, statuses: Sequence[str], now: datetime, until: datetime
+    ) -> int | None:
+        """Lease the oldest unleased application in `statuses` until `until`; its id or None.
+
+        PostgreSQL: `FOR UPDATE SKIP LOCKED` lets concurrent workers pass each
+        other's candidates. Either backend: the lease is set by a
+        compare-and-set, so of two workers racing for one row only one wins.
+        """
+        free = or_(Application.lease_until.is_(None), Application.lease_until < now)
+        stmt = (
+            select(Application.id)
+            .where(Application.status.in_(list(statuses)), free)
+            .order_by(Application.submitted_at, Application.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        application_id = (await self.session.execute(stmt)).scalar_one_or_none()
+        if application_id is None:
+            return None
+        result = await self.session.execute(
+            update(Application)
+            .where(
+                Application.id == application_id,
+                Application.status.in_(list(statuses)),
+                free,
+            )
+            .values(lease_until=until, attempt=Application.attempt + 1)
+            .execution_options(synchronize_session="fetch")
+        )
+        return application_id if int(getattr(result, "rowcount", 0) or 0) == 1 else None
+
+    async def move(
+        self, application_id: int, from_statuses: Sequence[str], values: dict[str, Any]
+    ) -> bool:
+        """Compare-and-set: apply `values` only if the status is still one of `from_statuses`."""
+        result = await self.session.execute(
+            update(Application)
+            .where(
+                Application.id == application_id,
+                Application.status.in_(list(from_statuses)),
+            )
+            .values(**values)
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0) == 1
+
+
+class DocumentRepo(_Repo):
+    async def for_application(self, application_id: int) -> Sequence[ApplicationDocument]:
+        stmt = (
+            select(ApplicationDocument)
+            .where(ApplicationDocument.application_id == application_id)
+            .order_by(ApplicationDocument.id)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def in_slot(self, application_id: int, slot: str) -> ApplicationDocument | None:
+        stmt = select(ApplicationDocument).where(
+            ApplicationDocument.application_id == application_id,
+            ApplicationDocument.slot == slot,
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def add(self, document: ApplicationDocument) -> ApplicationDocument:
+        self.session.add(document)
+        await self.session.flush()
+        return document
+
+    async def delete(self, document: ApplicationDocument) -> None:
+        await self.session.delete(document)
+        await self.session.flush()
+
+    async def storage_keys(self) -> set[str]:
+        """Every file key that a document row points to (for the orphan sweep)."""
+        rows = await self.session.execute(select(ApplicationDocument.storage_key))
+        return set(rows.scalars().all())
+
+
+class RegistryRepo(_Repo):
+    """The local state registry table."""
+
+    async def by_snils(self, snils: str) -> RegistryPerson | None:
+        stmt = select(RegistryPerson).where(RegistryPerson.snils == snils)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def born_on(self, birth_date: date) -> Sequence[RegistryPerson]:
+        stmt = (
+            select(RegistryPerson)
+            .where(RegistryPerson.birth_date == birth_date)
+            .order_by(RegistryPerson.id)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def add(self, person: RegistryPerson) -> RegistryPerson:
+        self.session.add(person)
+        await self.session.flush()
+        return person
+
+
+class MedicalRecordRepo(_Repo):
+    async def for_account(self, account_id: int) -> MedicalRecord | None:
+        stmt = select(MedicalRecord).where(MedicalRecord.account_id == account_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def add(self, record: MedicalRecord) -> MedicalRecord:
+        self.session.add(record)
+        await self.session.flush()
+        return record

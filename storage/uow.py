@@ -7,25 +7,37 @@ its audit row and its notification land together or not at all.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories import (
     AccountRepo,
+    ApplicationRepo,
     AuditRepo,
     BindingRepo,
+    DocumentRepo,
     LoginEventRepo,
+    MedicalRecordRepo,
     OtpRepo,
     OutboxRepo,
+    RegistryRepo,
     SessionRepo,
 )
+
+log = logging.getLogger(__name__)
+
+Callback = Callable[[], Awaitable[None]]
 
 
 class UnitOfWork:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._factory = session_factory
         self._session: AsyncSession | None = None
+        self._after_commit: list[Callback] = []
+        self._after_rollback: list[Callback] = []
 
     @property
     def session(self) -> AsyncSession:
@@ -43,6 +55,11 @@ class UnitOfWork:
         self.login_events = LoginEventRepo(session)
         self.audit = AuditRepo(session)
         self.outbox = OutboxRepo(session)
+        self.applications = ApplicationRepo(session)
+        self.documents = DocumentRepo(session)
+        self.registry = RegistryRepo(session)
+        self.records = MedicalRecordRepo(session)
+        self._after_commit, self._after_rollback = [], []
         return self
 
     async def __aexit__(
@@ -58,12 +75,44 @@ class UnitOfWork:
         finally:
             await session.close()
             self._session = None
+            # Work never committed is gone: undo what it did outside the database.
+            self._after_commit = []
+            await self._run(self._take_rollback_callbacks())
+
+    def after_commit(self, callback: Callback) -> None:
+        """Run `callback` once the current transaction commits (dropped if it does not).
+
+        For side effects outside the database that must follow the commit, such
+        as deleting a file a committed change no longer points to. A failing
+        callback is logged and ignored: the database is already right.
+        """
+        self._after_commit.append(callback)
+
+    def after_rollback(self, callback: Callback) -> None:
+        """Run `callback` if the current transaction is rolled back or never committed."""
+        self._after_rollback.append(callback)
+
+    def _take_rollback_callbacks(self) -> list[Callback]:
+        callbacks, self._after_rollback = self._after_rollback, []
+        return callbacks
+
+    @staticmethod
+    async def _run(callbacks: list[Callback]) -> None:
+        for callback in callbacks:
+            try:
+                await callback()
+            except Exception:
+                log.exception("unit of work callback failed")
 
     async def commit(self) -> None:
         await self.session.commit()
+        callbacks, self._after_commit, self._after_rollback = self._after_commit, [], []
+        await self._run(callbacks)
 
     async def rollback(self) -> None:
         await self.session.rollback()
+        self._after_commit = []
+        await self._run(self._take_rollback_callbacks())
 
     async def flush(self) -> None:
         await self.session.flush()
