@@ -17,15 +17,22 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage, DefaultKeyBuilder
 from aiogram.fsm.storage.memory import SimpleEventIsolation
 from aiogram.types import BotCommand
-from aiogram_dialog import DIALOG_EVENT_NAME, BgManagerFactory, setup_dialogs
+from aiogram_dialog import BgManagerFactory, setup_dialogs
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import dialogs
 import handlers
 from bot.config import Settings
-from bot.middlewares import CommitMiddleware, UnitOfWorkMiddleware
+from bot.middlewares import UnitOfWorkMiddleware
+from dialogs.guard import protect_background
 from services.context import AppContext, SecurityPolicy
-from services.gateways import ConsoleMail, ConsoleSms, Gateways, SystemClock
+from services.gateways import (
+    ConsoleMail,
+    ConsoleSms,
+    EncryptedDirectoryStore,
+    Gateways,
+    SystemClock,
+)
 from services.passwords import PasswordHasher
 from storage.db import create_engine, create_session_factory
 from storage.fsm import SqlStorage, create_redis_isolation, create_redis_storage
@@ -83,11 +90,17 @@ def build_runtime(
     settings.check_database_url()
     engine = create_engine(settings.effective_database_url)
     session_factory = create_session_factory(engine)
+    gateways = gateways or default_gateways()
+    if gateways.files is None:
+        gateways.files = EncryptedDirectoryStore(
+            settings.data_dir / "files", settings.file_key_bytes()
+        )
     ctx = AppContext(
-        gateways=gateways or default_gateways(),
+        gateways=gateways,
         hasher=hasher or PasswordHasher(),
         secret_key=settings.secret_key_bytes(),
         policy=policy_from(settings),
+        processing_delay_seconds=settings.processing_delay_seconds,
     )
     isolation: BaseEventIsolation
     if storage is None and settings.redis_url:
@@ -118,9 +131,7 @@ def build_dispatcher(runtime: Runtime) -> tuple[Dispatcher, BgManagerFactory]:
     dp.include_router(dialogs.build_router())
     dp.include_router(handlers.build_fallback_router())
     bg_factory = setup_dialogs(dp, events_isolation=runtime.isolation)
-    commit = CommitMiddleware()
-    for observer in (dp.message, dp.callback_query, dp.observers[DIALOG_EVENT_NAME]):
-        observer.middleware(commit)
+    protect_background(dp)
     dp["bg_factory"] = bg_factory
     return dp, bg_factory
 

@@ -28,6 +28,8 @@ def configure_logging(level: str) -> None:
     )
     # aiogram logs every update it handles at INFO with the user's id only; keep it.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    # Alembic announces its plugins and each migration at INFO: noise for an operator.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         cmd = admin_sub.add_parser(name, help=text)
         cmd.add_argument("login", help="phone, e-mail or СНИЛС")
-    for cmd_parser in (create, *admin_sub.choices.values()):
+    for cmd_parser in admin_sub.choices.values():
         cmd_parser.add_argument(
             "--operator", default=getpass.getuser(), help="who runs the command (for the audit)"
         )

@@ -1,15 +1,21 @@
-"""aiogram-dialog flows, one package per flow (states, dialog, getters, handlers)."""
+"""aiogram-dialog flows, one package per flow (states, dialog, getters, handlers).
+
+Routers are built anew for each dispatcher (a router can belong to one parent only).
+"""
 
 from aiogram import Router
 
 
 def build_router() -> Router:
-    from dialogs.menu.dialog import dialog as menu
-    from dialogs.otp.dialog import dialog as otp
-    from dialogs.password.dialog import dialog as password
-    from dialogs.recovery.dialog import dialog as recovery
-    from dialogs.signin.dialog import dialog as signin
+    from dialogs.guard import protect
+    from dialogs.menu.dialog import build_dialog as menu_dialog
+    from dialogs.otp.dialog import build_dialog as otp_dialog
+    from dialogs.password.dialog import build_dialog as password_dialog
+    from dialogs.recovery.dialog import build_dialog as recovery_dialog
+    from dialogs.signin.dialog import build_dialog as signin_dialog
 
     router = Router(name="dialogs")
-    router.include_routers(signin, otp, recovery, menu, password)
-    return router
+    router.include_routers(
+        signin_dialog(), otp_dialog(), recovery_dialog(), menu_dialog(), password_dialog()
+    )
+    return protect(router)

@@ -20,10 +20,22 @@ from services.errors import DomainError, SessionRequired
 log = logging.getLogger(__name__)
 
 MOSCOW = ZoneInfo("Europe/Moscow")
-MAX_TEXT = 4096
+# No answer in any form needs more; Telegram itself stops at 4096 characters.
+MAX_TEXT = 1000
 
-# Shown under the question when the last answer was not accepted.
-ERROR = Format("\n⚠️ {dialog_data[error]}", when=lambda data, *_: data["dialog_data"].get("error"))
+
+def _error_here(data: dict[str, Any], _widget: Any, manager: DialogManager) -> bool:
+    dialog_data = data["dialog_data"]
+    return bool(dialog_data.get("error")) and dialog_data.get("error_state") == _state(manager)
+
+
+def _state(manager: DialogManager) -> str | None:
+    return manager.current_context().state.state
+
+
+# Shown under the question when the last answer in this window was not accepted.
+ERROR = Format("\n⚠️ {dialog_data[error]}", when=_error_here)
+USE_BUTTONS = "Пожалуйста, воспользуйтесь кнопками под сообщением."
 
 NOT_TEXT = "Здесь нужен ответ текстом. Пожалуйста, напишите его сообщением."
 TOO_LONG = "Сообщение слишком длинное. Пожалуйста, напишите короче."
@@ -61,11 +73,23 @@ def current_user(manager: DialogManager) -> CurrentUser:
 
 
 def set_error(manager: DialogManager, text: str) -> None:
+    """Show `text` in the current window (and only there) until the next answer."""
     manager.dialog_data["error"] = text
+    manager.dialog_data["error_state"] = _state(manager)
 
 
 def clear_error(manager: DialogManager) -> None:
     manager.dialog_data.pop("error", None)
+    manager.dialog_data.pop("error_state", None)
+
+
+def buttons_only() -> MessageInput:
+    """For windows that ask for a button: any message gets a hint and the window again."""
+
+    async def handler(message: Message, _widget: Any, manager: DialogManager) -> None:
+        set_error(manager, USE_BUTTONS)
+
+    return MessageInput(handler)
 
 
 def local_time(moment: datetime) -> str:

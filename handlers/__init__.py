@@ -7,11 +7,11 @@ def build_router() -> Router:
     from handlers import commands, errors
 
     router = Router(name="handlers")
-    router.include_routers(commands.router, errors.router)
+    router.include_routers(commands.build_router(), errors.build_router())
     return router
 
 
 def build_fallback_router() -> Router:
-    from handlers.fallback import router
+    from handlers.fallback import build_router
 
-    return router
+    return build_router()

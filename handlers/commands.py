@@ -14,8 +14,6 @@ from dialogs.signin.states import SignIn
 from services.auth import AuthService, CurrentUser
 from services.notify import OPEN_MENU
 
-router = Router(name="commands")
-
 
 async def open_home(manager: DialogManager, user: CurrentUser | None, *, welcome: bool) -> None:
     """The main menu for a signed-in person; the sign-in for anyone else."""
@@ -26,21 +24,18 @@ async def open_home(manager: DialogManager, user: CurrentUser | None, *, welcome
         await manager.start(state, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
 
 
-@router.message(CommandStart())
 async def on_start(
     message: Message, dialog_manager: DialogManager, current_user: CurrentUser | None
 ) -> None:
     await open_home(dialog_manager, current_user, welcome=True)
 
 
-@router.message(Command("menu"))
 async def on_menu(
     message: Message, dialog_manager: DialogManager, current_user: CurrentUser | None
 ) -> None:
     await open_home(dialog_manager, current_user, welcome=False)
 
 
-@router.message(Command("logout"))
 async def on_logout(message: Message, dialog_manager: DialogManager, **data: Any) -> None:
     assert message.from_user is not None
     ended = await AuthService(data["uow"], data["ctx"]).logout(message.from_user.id)
@@ -48,9 +43,17 @@ async def on_logout(message: Message, dialog_manager: DialogManager, **data: Any
     await dialog_manager.start(SignIn.welcome, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
 
 
-@router.callback_query(F.data == OPEN_MENU)
 async def on_push_menu(
     callback: CallbackQuery, dialog_manager: DialogManager, current_user: CurrentUser | None
 ) -> None:
     await callback.answer()
     await open_home(dialog_manager, current_user, welcome=False)
+
+
+def build_router() -> Router:
+    router = Router(name="commands")
+    router.message.register(on_start, CommandStart())
+    router.message.register(on_menu, Command("menu"))
+    router.message.register(on_logout, Command("logout"))
+    router.callback_query.register(on_push_menu, F.data == OPEN_MENU)
+    return router

@@ -17,7 +17,6 @@ from dialogs.signin.states import SignIn
 from services.errors import SessionRequired
 
 log = logging.getLogger(__name__)
-router = Router(name="errors")
 
 STALE = "Эта кнопка устарела. Вот актуальное меню."
 EXPIRED = "Сеанс завершён из-за бездействия. Чтобы продолжить, войдите снова."
@@ -36,7 +35,6 @@ async def _tell(event: ErrorEvent, text: str) -> None:
         await update.message.answer(text)
 
 
-@router.error(ExceptionTypeFilter(UnknownIntent, UnknownState, OutdatedIntent))
 async def on_stale(event: ErrorEvent, dialog_manager: DialogManager, **data: Any) -> None:
     log.info("stale dialog event: %s", type(event.exception).__name__)
     await _tell(event, STALE)
@@ -44,7 +42,6 @@ async def on_stale(event: ErrorEvent, dialog_manager: DialogManager, **data: Any
     await dialog_manager.start(state, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
 
 
-@router.error(ExceptionTypeFilter(SessionRequired))
 async def on_session_required(
     event: ErrorEvent, dialog_manager: DialogManager, **data: Any
 ) -> None:
@@ -62,7 +59,6 @@ async def on_session_required(
     await dialog_manager.start(SignIn.login, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
 
 
-@router.error()
 async def on_unexpected(event: ErrorEvent) -> None:
     log.error(
         "unhandled %s in update %s",
@@ -74,3 +70,13 @@ async def on_unexpected(event: ErrorEvent) -> None:
         await _tell(event, UNAVAILABLE)
     except Exception:
         log.exception("could not tell the person about an error")
+
+
+def build_router() -> Router:
+    router = Router(name="errors")
+    router.errors.register(
+        on_stale, ExceptionTypeFilter(UnknownIntent, UnknownState, OutdatedIntent)
+    )
+    router.errors.register(on_session_required, ExceptionTypeFilter(SessionRequired))
+    router.errors.register(on_unexpected)
+    return router

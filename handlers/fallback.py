@@ -6,13 +6,12 @@ from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import DialogManager, ShowMode
 
-router = Router(name="fallback")
+from dialogs.common import USE_BUTTONS
+from dialogs.guard import protect
 
-USE_BUTTONS = "Пожалуйста, воспользуйтесь кнопками под сообщением."
 NOT_STARTED = "Чтобы начать, отправьте команду /start."
 
 
-@router.message()
 async def on_any_message(message: Message, dialog_manager: DialogManager) -> None:
     if dialog_manager.has_context():
         await message.answer(USE_BUTTONS)
@@ -21,8 +20,14 @@ async def on_any_message(message: Message, dialog_manager: DialogManager) -> Non
         await message.answer(NOT_STARTED)
 
 
-@router.callback_query()
 async def on_any_callback(callback: CallbackQuery, dialog_manager: DialogManager) -> None:
     await callback.answer("Эта кнопка больше не действует.", show_alert=True)
     if dialog_manager.has_context():
         await dialog_manager.show(ShowMode.SEND)
+
+
+def build_router() -> Router:
+    router = protect(Router(name="fallback"))
+    router.message.register(on_any_message)
+    router.callback_query.register(on_any_callback)
+    return router

@@ -31,9 +31,13 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 def _sqlite_pragmas(engine: AsyncEngine) -> None:
     # The sqlite3 driver opens a transaction only at the first write, so reads
     # before it would see other connections' commits (lost updates). Take over:
-    # no implicit transactions, and a real BEGIN at the start of each one.
-    # Deferred, not IMMEDIATE: readers never wait, so the FSM storage can read a
-    # dialog's stack while an update's unit of work is open.
+    # no implicit transactions, and BEGIN IMMEDIATE at the start of each one, so a
+    # transaction that reads and then writes never fails half-way because another
+    # connection wrote in between ("database is locked" on a stale snapshot):
+    # writers queue for the lock up to the busy timeout instead. SQLite is the
+    # single-process set-up (the demo, small installations); the conversation
+    # state shares the update's transaction (storage.fsm.shared_session), so an
+    # update never waits for itself. PostgreSQL is for anything bigger.
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -46,7 +50,7 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -75,11 +76,32 @@ def _to_json(data: Mapping[str, Any]) -> dict[str, Any]:
     return result
 
 
+_shared: ContextVar[AsyncSession | None] = ContextVar("fsm_shared_session", default=None)
+
+
+@contextmanager
+def shared_session(session: AsyncSession) -> Iterator[None]:
+    """Within this block, `SqlStorage` works inside `session`'s transaction.
+
+    The per-update middleware opens one around each update, so the conversation
+    state is written in the update's own transaction and committed (or rolled
+    back) with the change it belongs to. Without it, on SQLite — one lock for
+    the whole file — a dialog's state write in the middle of an update would
+    wait for the update's transaction, which waits for the handler: a deadlock.
+    """
+    token = _shared.set(session)
+    try:
+        yield
+    finally:
+        _shared.reset(token)
+
+
 class SqlStorage(BaseStorage):
     """FSM storage in the ``fsm_records`` table, one row per storage key.
 
-    Every call runs in its own short transaction from `session_factory` and commits
-    at once, independently of any unit of work in progress. Writes are upserts
+    Inside `shared_session` every call runs in that session's transaction, which
+    its owner commits. Elsewhere every call runs in its own short transaction
+    from `session_factory` and commits at once. Writes are upserts
     (``INSERT … ON CONFLICT DO UPDATE``), so concurrent writers never collide on the
     primary key. A row whose state and data are both empty is deleted, the way
     Redis drops empty keys (aiogram-dialog clears a context on every closed dialog).
@@ -110,7 +132,20 @@ class SqlStorage(BaseStorage):
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncSession]:
+        shared = _shared.get()
+        if shared is not None:
+            yield shared
+            return
         async with self.session_factory() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncSession]:
+        shared = _shared.get()
+        if shared is not None:
+            yield shared
+            return
+        async with self.session_factory() as session:
             yield session
 
     async def _upsert(self, session: AsyncSession, key: str, **values: Any) -> None:
@@ -185,7 +220,7 @@ class SqlStorage(BaseStorage):
 
     async def get_state(self, key: StorageKey) -> str | None:
         row_key = self._key(key)
-        async with self.session_factory() as session:
+        async with self._reading() as session:
             stmt = select(FsmRecord.state).where(FsmRecord.key == row_key)
             return (await session.execute(stmt)).scalar_one_or_none()
 
@@ -208,7 +243,7 @@ class SqlStorage(BaseStorage):
 
     async def get_data(self, key: StorageKey) -> dict[str, Any]:
         row_key = self._key(key)
-        async with self.session_factory() as session:
+        async with self._reading() as session:
             stmt = select(FsmRecord.data).where(FsmRecord.key == row_key)
             data = (await session.execute(stmt)).scalar_one_or_none()
         return dict(data) if data else {}

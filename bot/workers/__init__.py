@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from aiogram import Bot
 
 from bot.app import Runtime
 from bot.workers.notifier import Notifier
+from bot.workers.processor import Processor
+from services.notify import chats_of
+
+log = logging.getLogger(__name__)
 
 
 def build_notifier(runtime: Runtime, bot: Bot) -> Notifier:
@@ -18,13 +23,41 @@ def build_notifier(runtime: Runtime, bot: Bot) -> Notifier:
         rate_per_second=settings.notify_rate_per_second,
         per_chat_interval=settings.notify_per_chat_interval,
         max_attempts=settings.notify_max_attempts,
+        clock=runtime.ctx.gateways.clock,
+    )
+
+
+def build_processor(runtime: Runtime, bot: Bot) -> Processor:
+    async def refresh_open_windows(account_id: int) -> None:
+        """Redraw the person's open window (e.g. the status screen) after a change.
+
+        A background update re-renders whatever window is on top; a push message
+        goes out through the outbox whether or not a window is open.
+        """
+        async with runtime.uow_factory() as uow:
+            chats = await chats_of(uow, account_id)
+        for user_id, chat_id in chats:
+            try:
+                await runtime.bg_factory.bg(bot, user_id, chat_id, load=False).update({})
+            except Exception:
+                log.exception("could not refresh the window of chat %s", chat_id)
+
+    settings = runtime.settings
+    return Processor(
+        runtime.uow_factory,
+        runtime.ctx,
+        delay_seconds=settings.processing_delay_seconds,
+        poll_seconds=settings.worker_poll_seconds,
+        on_change=refresh_open_windows,
     )
 
 
 def start_workers(runtime: Runtime, bot: Bot, stop: asyncio.Event) -> list[asyncio.Task[None]]:
     notifier = build_notifier(runtime, bot)
+    processor = build_processor(runtime, bot)
     return [
         asyncio.create_task(
             notifier.run(stop, runtime.settings.worker_poll_seconds), name="notifier"
         ),
+        asyncio.create_task(processor.run(stop), name="processor"),
     ]

@@ -2,24 +2,31 @@ from aiogram_dialog import Dialog, Window
 from aiogram_dialog.widgets.kbd import Button, SwitchTo
 from aiogram_dialog.widgets.text import Const, Format
 
+from dialogs.common import ERROR, buttons_only
 from dialogs.menu import handlers
 from dialogs.menu.getters import history_getter, main_getter
 from dialogs.menu.states import MainMenu
 
-dialog = Dialog(
-    Window(
-        Format("Главное меню\n\nЗдравствуйте, {name}! Выберите, что вы хотите сделать."),
-        SwitchTo(Const("История входов"), id="history", state=MainMenu.history),
-        Button(Const("Сменить пароль"), id="password", on_click=handlers.on_change_password),
-        Button(Const("Выйти"), id="logout", on_click=handlers.on_logout),
-        state=MainMenu.main,
-        getter=main_getter,
-    ),
-    Window(
-        Const("История входов — последние 10 попыток (время московское):\n"),
-        Format("{history}"),
-        SwitchTo(Const("Назад"), id="back", state=MainMenu.main),
-        state=MainMenu.history,
-        getter=history_getter,
-    ),
-)
+
+def build_dialog() -> Dialog:
+    return Dialog(
+        Window(
+            Format("Главное меню\n\nЗдравствуйте, {name}! Выберите, что вы хотите сделать."),
+            SwitchTo(Const("История входов"), id="history", state=MainMenu.history),
+            Button(Const("Сменить пароль"), id="password", on_click=handlers.on_change_password),
+            Button(Const("Выйти"), id="logout", on_click=handlers.on_logout),
+            ERROR,
+            buttons_only(),
+            state=MainMenu.main,
+            getter=main_getter,
+        ),
+        Window(
+            Const("История входов — последние 10 попыток (время московское):\n"),
+            Format("{history}"),
+            SwitchTo(Const("Назад"), id="back", state=MainMenu.main),
+            ERROR,
+            buttons_only(),
+            state=MainMenu.history,
+            getter=history_getter,
+        ),
+    )

@@ -7,27 +7,29 @@ from dialogs.otp import handlers
 from dialogs.otp.getters import code_getter
 from dialogs.otp.states import Otp
 
-dialog = Dialog(
-    Window(
-        Format("{prompt}"),
-        Const("Введите 6-значный код. Код действует 5 минут."),
-        ERROR,
-        text_input(handlers.on_code),
-        Button(
-            Const("Отправить код повторно"),
-            id="resend",
-            on_click=handlers.on_resend,
-            when="can_resend",
+
+def build_dialog() -> Dialog:
+    return Dialog(
+        Window(
+            Format("{prompt}"),
+            Const("Введите 6-значный код. Код действует 5 минут."),
+            ERROR,
+            text_input(handlers.on_code),
+            Button(
+                Const("Отправить код повторно"),
+                id="resend",
+                on_click=handlers.on_resend,
+                when="can_resend",
+            ),
+            Button(
+                Const("Нет доступа к телефону"),
+                id="use_email",
+                on_click=handlers.on_use_email,
+                when="can_use_email",
+            ),
+            Button(Const("Отмена"), id="cancel", on_click=handlers.on_cancel),
+            state=Otp.code,
+            getter=code_getter,
         ),
-        Button(
-            Const("Нет доступа к телефону"),
-            id="use_email",
-            on_click=handlers.on_use_email,
-            when="can_use_email",
-        ),
-        Button(Const("Отмена"), id="cancel", on_click=handlers.on_cancel),
-        state=Otp.code,
-        getter=code_getter,
-    ),
-    on_start=handlers.on_start,
-)
+        on_start=handlers.on_start,
+    )

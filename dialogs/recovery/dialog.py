@@ -2,7 +2,7 @@ from aiogram_dialog import Dialog, Window
 from aiogram_dialog.widgets.kbd import Button
 from aiogram_dialog.widgets.text import Const, Format
 
-from dialogs.common import ERROR, text_input
+from dialogs.common import ERROR, buttons_only, text_input
 from dialogs.recovery import handlers
 from dialogs.recovery.getters import start_getter
 from dialogs.recovery.states import Recovery
@@ -12,44 +12,51 @@ PASSWORD_RULES = (
     "буквами.\n\nСообщение с паролем будет сразу удалено из чата."
 )
 
-dialog = Dialog(
-    Window(
-        Const("Восстановление доступа"),
-        Format(
-            "\nМы отправим код подтверждения на электронную почту учётной записи {email}. "
-            "После этого вы зададите новый пароль, и блокировка будет снята.",
-            when="can_send",
+
+def build_dialog() -> Dialog:
+    return Dialog(
+        Window(
+            Const("Восстановление доступа"),
+            Format(
+                "\nМы отправим код подтверждения на электронную почту учётной записи {email}. "
+                "После этого вы зададите новый пароль, и блокировка будет снята.",
+                when="can_send",
+            ),
+            ERROR,
+            Button(
+                Const("Отправить код"), id="send", on_click=handlers.on_send_code, when="can_send"
+            ),
+            Button(Const("Отмена"), id="cancel", on_click=handlers.on_cancel),
+            buttons_only(),
+            state=Recovery.start,
+            getter=start_getter,
         ),
-        ERROR,
-        Button(Const("Отправить код"), id="send", on_click=handlers.on_send_code, when="can_send"),
-        Button(Const("Отмена"), id="cancel", on_click=handlers.on_cancel),
-        state=Recovery.start,
-        getter=start_getter,
-    ),
-    Window(
-        Const(
-            "Восстановление доступа\n\nВведите логин от Госуслуг: номер телефона, электронную "
-            "почту или СНИЛС."
+        Window(
+            Const(
+                "Восстановление доступа\n\nВведите логин от Госуслуг: номер телефона, электронную "
+                "почту или СНИЛС."
+            ),
+            ERROR,
+            text_input(handlers.on_login),
+            Button(Const("Отмена"), id="cancel_login", on_click=handlers.on_cancel),
+            state=Recovery.login,
         ),
-        ERROR,
-        text_input(handlers.on_login),
-        Button(Const("Отмена"), id="cancel_login", on_click=handlers.on_cancel),
-        state=Recovery.login,
-    ),
-    Window(
-        Const(PASSWORD_RULES),
-        ERROR,
-        text_input(handlers.on_new_password, secret=True),
-        state=Recovery.new_password,
-    ),
-    Window(
-        Const(
-            "Пароль изменён, учётная запись разблокирована. Войдите с новым паролем. "
-            "Все прежние сеансы завершены."
+        Window(
+            Const(PASSWORD_RULES),
+            ERROR,
+            text_input(handlers.on_new_password, secret=True),
+            state=Recovery.new_password,
         ),
-        Button(Const("Войти"), id="to_sign_in", on_click=handlers.on_to_sign_in),
-        state=Recovery.done,
-    ),
-    on_start=handlers.safe_start,
-    on_process_result=handlers.on_code_result,
-)
+        Window(
+            Const(
+                "Пароль изменён, учётная запись разблокирована. Войдите с новым паролем. "
+                "Все прежние сеансы завершены."
+            ),
+            Button(Const("Войти"), id="to_sign_in", on_click=handlers.on_to_sign_in),
+            ERROR,
+            buttons_only(),
+            state=Recovery.done,
+        ),
+        on_start=handlers.safe_start,
+        on_process_result=handlers.on_code_result,
+    )

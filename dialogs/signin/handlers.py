@@ -68,8 +68,8 @@ async def on_contact(message: Message, _widget: Any, manager: DialogManager) -> 
     except PhoneMismatch as exc:
         for key in ("account_id", "password_ok", "has_totp", "has_email"):
             manager.dialog_data.pop(key, None)
-        set_error(manager, exc.message)
         await manager.switch_to(SignIn.login, show_mode=ShowMode.DELETE_AND_SEND)
+        set_error(manager, exc.message)
         return
     except DomainError as exc:
         set_error(manager, exc.message)
@@ -125,10 +125,14 @@ async def on_code_result(_start_data: Any, result: Any, manager: DialogManager) 
         await manager.switch_to(SignIn.login)
         return
     try:
-        await auth(manager).complete_sign_in(data["account_id"], user_id(manager), chat_id(manager))
+        user = await auth(manager).complete_sign_in(
+            data["account_id"], user_id(manager), chat_id(manager)
+        )
     except AccountLocked:
         await manager.switch_to(SignIn.locked)
         return
+    # From now on this update acts for the signed-in person.
+    manager.middleware_data["current_user"] = user
     await manager.start(MainMenu.main, mode=StartMode.RESET_STACK)
 
 

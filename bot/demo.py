@@ -1,0 +1,232 @@
+"""`python -m bot demo`: the real application over the Telegram sandbox, in a terminal.
+
+It seeds the demo data into its own database in DATA_DIR, runs the workers in
+the same process, prints every bot message with its buttons numbered, and reads
+what you type: text, a button's number, /contact, /file PATH, /photo PATH, /quit.
+It works by hand and when another program drives it through a terminal (tmux).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TextIO
+
+from bot.app import build_runtime
+from bot.config import Settings
+from bot.runner import prepare
+from bot.sandbox import Sandbox, SandboxEvent, SandboxMessage, SandboxUser
+from bot.workers import start_workers
+from services.demo import DEMO_PASSWORD, DEMO_PEOPLE, seed_demo
+from services.gateways import ConsoleMail, ConsoleSms
+
+HELP = (
+    "Пишите сообщения боту как в Telegram. Команды консоли:\n"
+    "  N             нажать кнопку с номером N (число из 1–2 цифр; коды пишите целиком)\n"
+    "  /contact      поделиться своим номером телефона\n"
+    "  /file ПУТЬ    отправить файл как документ\n"
+    "  /photo ПУТЬ   отправить файл как фото\n"
+    "  /help         эта подсказка\n"
+    "  /quit         выйти"
+)
+
+
+@dataclass(frozen=True)
+class _Button:
+    message_id: int | None
+    label: str
+    keyboard: str
+
+
+class Console:
+    """Prints the chat as it changes and turns typed lines into the person's actions."""
+
+    def __init__(self, sandbox: Sandbox, user: SandboxUser, out: TextIO = sys.stdout) -> None:
+        self.sandbox = sandbox
+        self.user = user
+        self.out = out
+        self.shown: dict[int, str] = {}
+        self.buttons: list[_Button] = []
+        self.changed = asyncio.Event()
+        sandbox.add_listener(self._on_event)
+
+    def _on_event(self, event: SandboxEvent) -> None:
+        if event.chat_id == self.user.chat_id:
+            self.changed.set()
+
+    def say(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    def notice(self, title: str, text: str) -> None:
+        self.say(f"\n  ✉ {title}\n    {text}")
+
+    def render(self) -> bool:
+        """Print bot messages that are new or were edited since the last look."""
+        messages = self.user.messages
+        alive = {m.message_id for m in messages}
+        for message_id in list(self.shown):
+            if message_id not in alive:
+                del self.shown[message_id]
+        printed = False
+        for message in messages:
+            if not message.from_bot:
+                continue
+            body = self._body(message)
+            if self.shown.get(message.message_id) == body:
+                continue
+            edited = message.message_id in self.shown
+            self.shown[message.message_id] = body
+            self.say(("\n🤖 (изменено)\n" if edited else "\n🤖 ") + body)
+            printed = True
+        if printed:
+            self._number_buttons(messages)
+        return printed
+
+    @staticmethod
+    def _body(message: SandboxMessage) -> str:
+        parts = [message.text or ""]
+        if message.document is not None:
+            parts.append(f"📎 файл {message.document.name} ({message.document.size} байт)")
+        return "\n".join(p for p in parts if p)
+
+    def _number_buttons(self, messages: list[SandboxMessage]) -> None:
+        self.buttons = []
+        with_keyboard = [m for m in messages if m.from_bot and m.buttons]
+        if with_keyboard:
+            newest = with_keyboard[-1]
+            self.buttons += [_Button(newest.message_id, b, "inline") for b in newest.buttons]
+        reply = self.user.current_reply_keyboard()
+        if reply:
+            self.buttons += [_Button(None, label, "reply") for label in reply]
+        for number, button in enumerate(self.buttons, start=1):
+            mark = "⌨" if button.keyboard == "reply" else "▸"
+            self.say(f"   [{number}] {mark} {button.label}")
+
+    async def act(self, line: str) -> bool:
+        """Do what the line says; False means quit."""
+        line = line.rstrip("\n")
+        command, _, argument = line.strip().partition(" ")
+        if command in ("/quit", "/exit"):
+            return False
+        if command == "/help":
+            self.say(HELP)
+        elif command == "/contact":
+            await self.user.share_contact()
+        elif command in ("/file", "/photo"):
+            await self._send_file(command, argument.strip())
+        elif line.strip().isdigit() and len(line.strip()) <= 2 and self.buttons:
+            number = int(line.strip())
+            if not 1 <= number <= len(self.buttons):
+                self.say(f"Нет кнопки с номером {number}.")
+                return True
+            button = self.buttons[number - 1]
+            await self.user.press(
+                button.label,
+                message=button.message_id,
+                keyboard="reply" if button.keyboard == "reply" else "inline",
+            )
+        elif line.strip():
+            await self.user.send(line)
+        return True
+
+    async def _send_file(self, command: str, path_text: str) -> None:
+        data = await asyncio.to_thread(_read_file, path_text)
+        if data is None:
+            self.say(f"Файл не найден: {path_text or '(не указан)'}")
+            return
+        path = Path(path_text)
+        if command == "/photo":
+            await self.user.send_photo(data)
+        else:
+            await self.user.send_document(data, path.name)
+
+
+def _read_file(path_text: str) -> bytes | None:
+    path = Path(path_text).expanduser()
+    if not path_text or not path.is_file():
+        return None
+    return path.read_bytes()
+
+
+async def _read_lines(queue: asyncio.Queue[str | None]) -> None:
+    while True:
+        line = await asyncio.to_thread(sys.stdin.readline)
+        await queue.put(line if line else None)
+        if not line:
+            return
+
+
+async def run_console(settings: Settings, *, user_id: int = 1001) -> int:
+    logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
+    await prepare(settings)
+    runtime = build_runtime(settings)
+    async with runtime.uow_factory() as uow:
+        await seed_demo(uow, runtime.ctx)
+        await uow.commit()
+    sandbox = Sandbox()
+    bot = sandbox.create_bot()
+    sandbox.attach(runtime.dispatcher, bot, raise_errors=False)
+    person = sandbox.user(user_id=user_id, first_name="Анна", phone=DEMO_PEOPLE[0].account.phone)
+    console = Console(sandbox, person)
+    for gateway in (runtime.ctx.gateways.sms, runtime.ctx.gateways.mail):
+        if isinstance(gateway, ConsoleSms | ConsoleMail):
+            gateway.listeners.append(console.notice)
+    stop = asyncio.Event()
+    workers = start_workers(runtime, bot, stop)
+    await runtime.dispatcher.emit_startup(bot=bot)
+    console.say("ЭМК-бот: офлайн-демо. Данные: " + str(settings.data_dir.resolve()))
+    console.say("Демо-учётные записи (пароль " + DEMO_PASSWORD + "):")
+    for demo in DEMO_PEOPLE:
+        account = demo.account
+        console.say(
+            f"  {account.last_name} {account.first_name} {account.middle_name or ''}: "
+            f"{account.phone}, второй фактор: {demo.second_factor}"
+        )
+    console.say(f"Вы пишете боту как пользователь Telegram с номером {person.phone}.")
+    console.say(HELP)
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+    reader = asyncio.create_task(_read_lines(queue))
+    try:
+        await person.send("/start")
+        console.render()
+        while True:
+            console.out.write("> ")
+            console.out.flush()
+            line = await _next_line(queue, console)
+            if line is None or not await console.act(line):
+                break
+            await asyncio.sleep(0.05)
+            console.render()
+    finally:
+        stop.set()
+        reader.cancel()
+        await asyncio.gather(*workers, return_exceptions=True)
+        await runtime.dispatcher.emit_shutdown(bot=bot)
+        sandbox.detach()
+        await runtime.close()
+        with contextlib.suppress(Exception):
+            await bot.session.close()
+    console.say("До свидания!")
+    return 0
+
+
+async def _next_line(queue: asyncio.Queue[str | None], console: Console) -> str | None:
+    """Wait for a typed line, printing push messages that arrive meanwhile."""
+    while True:
+        getter = asyncio.ensure_future(queue.get())
+        changed = asyncio.ensure_future(console.changed.wait())
+        done, _ = await asyncio.wait({getter, changed}, return_when=asyncio.FIRST_COMPLETED)
+        if getter in done:
+            changed.cancel()
+            return getter.result()
+        getter.cancel()
+        console.changed.clear()
+        await asyncio.sleep(0.05)
+        if console.render():
+            console.out.write("> ")
+            console.out.flush()
