@@ -1,0 +1,220 @@
+"""`python -m bot run` as a separate process against a Bot API server over HTTP.
+
+This is how the bot is tried from outside: the sandbox serves the Bot API at
+TELEGRAM_API_BASE, the bot long-polls it like Telegram, and a person signs in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from bot.sandbox import Sandbox, SandboxUser, serve_http
+
+PASSWORD = "Demo-Passw0rd"
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def last_text(user: SandboxUser) -> str:
+    bot_messages = [m for m in user.messages if m.from_bot]
+    return (bot_messages[-1].text or "") if bot_messages else ""
+
+
+def last_buttons(user: SandboxUser) -> list[str]:
+    bot_messages = [m for m in user.messages if m.from_bot]
+    return bot_messages[-1].buttons if bot_messages else []
+
+
+class BotProcess:
+    def __init__(self, tmp_path: Path, env: dict[str, str]) -> None:
+        self.tmp_path = tmp_path
+        self.env = env
+        self.log = tmp_path / "bot.log"
+        self.process: asyncio.subprocess.Process | None = None
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            cwd=self.tmp_path,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+    async def start(self) -> None:
+        handle = self.log.open("ab")
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot",
+            "run",
+            cwd=self.tmp_path,
+            env=self.env,
+            stdout=handle,
+            stderr=handle,
+        )
+        handle.close()
+
+    async def stop(self) -> int:
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
+        return await asyncio.wait_for(self.process.wait(), 30)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def last_code(self) -> str:
+        codes = re.findall(r"Код подтверждения: (\d{6})", self.output())
+        assert codes, "no code in the console SMS log"
+        return codes[-1]
+
+
+@pytest.fixture
+async def served(tmp_path: Path) -> AsyncIterator[tuple[Sandbox, BotProcess]]:
+    sandbox = Sandbox()
+    server = await serve_http(sandbox)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "REDIS", "BOT_"))}
+    env.update(
+        BOT_TOKEN=sandbox.token,
+        TELEGRAM_API_BASE=server.url,
+        DATA_DIR=str(tmp_path / "data"),
+        LOG_LEVEL="INFO",
+        WORKER_POLL_SECONDS="0.2",
+        NOTIFY_PER_CHAT_INTERVAL="0",
+    )
+    bot = BotProcess(tmp_path, env)
+    assert bot.cli("seed-demo").returncode == 0
+    try:
+        yield sandbox, bot
+    finally:
+        if bot.process is not None and bot.process.returncode is None:
+            bot.process.kill()
+            await bot.process.wait()
+        await server.close()
+
+
+async def test_sign_in_against_a_bot_api_server_over_http(
+    served: tuple[Sandbox, BotProcess],
+) -> None:
+    sandbox, bot = served
+    await bot.start()
+    await until(lambda: bool(sandbox.commands), "setMyCommands")
+    commands = next(iter(sandbox.commands.values()))
+    assert [c["command"] for c in commands] == ["start", "menu", "logout"]
+
+    anna = sandbox.user(user_id=777, first_name="Анна", phone="+79990000001")
+    await anna.send("/start")
+    await until(lambda: "Войти через Госуслуги" in last_buttons(anna), "the welcome")
+    await anna.press("Войти через Госуслуги")
+    await until(lambda: "Введите логин" in last_text(anna), "the login question")
+    await anna.send("8 999 000-00-01")
+    await until(lambda: "Введите пароль" in last_text(anna), "the password question")
+    await anna.send(PASSWORD)
+    await until(lambda: bool(anna.current_reply_keyboard()), "the contact button")
+    assert all(m.text != PASSWORD for m in anna.messages)
+    await anna.press("Поделиться номером")
+    await until(lambda: "Код из SMS" in last_buttons(anna), "the choice of the code")
+    await anna.press("Код из SMS")
+    await until(lambda: "Код подтверждения" in bot.output(), "the SMS in the console")
+    await anna.send(bot.last_code())
+    await until(lambda: "Главное меню" in last_text(anna), "the main menu")
+
+    assert await bot.stop() == 0
+    log = bot.output()
+    assert "Traceback" not in log
+    assert PASSWORD not in log
+    # personal data reaches the log only in the console SMS line, whose job it is
+    for line in log.splitlines():
+        if "+79990000001" in line or "Иванова" in line:
+            assert "console SMS" in line, line
+
+
+async def test_a_restarted_process_continues_the_conversation(
+    served: tuple[Sandbox, BotProcess],
+) -> None:
+    sandbox, bot = served
+    await bot.start()
+    anna = sandbox.user(user_id=778, first_name="Анна", phone="+79990000001")
+    await anna.send("/start")
+    await until(lambda: "Войти через Госуслуги" in last_buttons(anna), "the welcome")
+    await anna.press("Войти через Госуслуги")
+    await until(lambda: "Введите логин" in last_text(anna), "the login question")
+    await anna.send("+79990000001")
+    await until(lambda: "Введите пароль" in last_text(anna), "the password question")
+    assert await bot.stop() == 0
+    await bot.start()
+    await anna.send(PASSWORD)
+    await until(lambda: bool(anna.current_reply_keyboard()), "the contact button after restart")
+    assert await bot.stop() == 0
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_webhook_mode_checks_the_secret_token(served: tuple[Sandbox, BotProcess]) -> None:
+    import aiohttp
+
+    sandbox, bot = served
+    port = free_port()
+    bot.env.update(
+        WEBHOOK_URL="https://emk.example.ru/telegram/hook",
+        WEBHOOK_SECRET="s3cret-token",
+        WEBHOOK_HOST="127.0.0.1",
+        WEBHOOK_PORT=str(port),
+    )
+    await bot.start()
+    await until(lambda: bool(sandbox.webhook), "setWebhook")
+    assert sandbox.webhook["url"] == "https://emk.example.ru/telegram/hook"
+    assert sandbox.webhook.get("secret_token") == "s3cret-token"
+    anna = sandbox.user(user_id=779, first_name="Анна", phone="+79990000001")
+    # The person writes to the bot (the sandbox sends no webhooks: this test posts the update).
+    await anna.send("/start")
+    update = {
+        "update_id": 1,
+        "message": {
+            "message_id": 1,
+            "date": 1_700_000_000,
+            "chat": {"id": anna.chat_id, "type": "private", "first_name": "Анна"},
+            "from": {"id": anna.chat_id, "is_bot": False, "first_name": "Анна"},
+            "text": "/start",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 6}],
+        },
+    }
+    url = f"http://127.0.0.1:{port}/telegram/hook"
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            try:
+                async with http.post(url, json=update, headers={}) as refused:
+                    assert refused.status == 401
+                    break
+            except aiohttp.ClientConnectionError:
+                await asyncio.sleep(0.1)
+        headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-token"}
+        async with http.post(url, json=update, headers=headers) as accepted:
+            assert accepted.status == 200
+    await until(lambda: "Войти через Госуслуги" in last_buttons(anna), "the welcome via webhook")
+    assert await bot.stop() == 0
