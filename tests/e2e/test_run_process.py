@@ -22,9 +22,9 @@ from bot.sandbox import Sandbox, SandboxUser, serve_http
 PASSWORD = "Demo-Passw0rd"
 
 
-async def until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+async def until(check: Callable[[], bool], what: str, within: float = 20.0) -> None:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
+    deadline = loop.time() + within
     while not check():
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
