@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import dialogs
 import handlers
+from bot import dialog_ids
 from bot.config import Settings
 from bot.middlewares import UnitOfWorkMiddleware
 from dialogs.guard import protect_background
@@ -124,6 +125,7 @@ def build_runtime(
 
 
 def build_dispatcher(runtime: Runtime) -> tuple[Dispatcher, BgManagerFactory]:
+    dialog_ids.install()
     dp = Dispatcher(storage=runtime.storage, events_isolation=runtime.isolation)
     dp["runtime"] = runtime
     dp.update.outer_middleware(UnitOfWorkMiddleware(runtime.uow_factory, runtime.ctx))

@@ -12,7 +12,7 @@ def build_dialog() -> Dialog:
     return Dialog(
         Window(
             Format("{prompt}"),
-            Const("Введите 6-значный код. Код действует 5 минут."),
+            Format("Введите 6-значный код. {lifetime}"),
             ERROR,
             text_input(handlers.on_code),
             Button(

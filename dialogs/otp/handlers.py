@@ -10,7 +10,7 @@ from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.kbd import Button
 
-from dialogs.common import auth, guarded, set_error, user_id
+from dialogs.common import auth, ctx, guarded, set_error, user_id
 from services.otp import CodeError
 
 
@@ -40,20 +40,35 @@ async def on_start(_data: Any, manager: DialogManager) -> None:
         await guarded(manager, lambda: _send(manager, channel))
 
 
+TOTP_EXHAUSTED = (
+    "Попытки ввода кода из приложения исчерпаны. Нажмите «Отмена» и выберите способ "
+    "получения кода заново."
+)
+
+
 async def on_code(message: Message, manager: DialogManager, text: str) -> None:
     start = _start(manager)
     service = auth(manager)
+    channel = manager.dialog_data["channel"]
+    # Authenticator codes have no server-side challenge to count tries on, so the
+    # tries of this confirmation are counted here, with the same limit.
+    limit = ctx(manager).policy.otp_max_attempts
+    if channel == "totp" and manager.dialog_data.get("totp_tries", 0) >= limit:
+        set_error(manager, TOTP_EXHAUSTED)
+        return
     try:
         await service.check_code(
             start["account_id"],
             start["purpose"],
-            manager.dialog_data["channel"],
+            channel,
             manager.dialog_data.get("challenge_id"),
             text,
             user_id(manager),
             action_ref=start.get("action_ref", ""),
         )
     except CodeError:
+        if channel == "totp":
+            manager.dialog_data["totp_tries"] = manager.dialog_data.get("totp_tries", 0) + 1
         if start["purpose"] == "sign_in":
             await service.record_wrong_code(start["account_id"], user_id(manager))
         raise

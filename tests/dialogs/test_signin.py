@@ -58,7 +58,13 @@ async def test_happy_path_with_sms_code(app: App) -> None:
     await anna.send(app.last_sms_code())
     assert "Главное меню" in anna.last.text
     assert "Здравствуйте, Анна Сергеевна!" in anna.last.text
-    assert anna.last.buttons == ["История входов", "Сменить пароль", "Выйти"]
+    assert anna.last.buttons == [
+        "Заявление на ЭМК",
+        "Статус заявки",
+        "История входов",
+        "Сменить пароль",
+        "Выйти",
+    ]
     assert await audit_actions(app, "sign_in") == ["ok"]
 
 
@@ -467,4 +473,21 @@ async def test_sign_in_on_postgres(pg_app: App) -> None:
     await anna.press("Поделиться номером")
     await anna.press("Код из SMS")
     await anna.send(pg_app.last_sms_code())
+    assert "Главное меню" in anna.last.text
+
+
+async def test_authenticator_codes_have_five_tries_too(app: App) -> None:
+    anna = app.user()
+    await to_factor(app, anna)
+    await anna.press("Код из приложения")
+    wrong = f"{(int(app.totp_now()) + 1) % 1_000_000:06d}"
+    for _ in range(5):
+        await anna.send(wrong)
+        assert "Неверный код из приложения" in anna.last.text
+    await anna.send(app.totp_now())
+    assert "Попытки ввода кода из приложения исчерпаны" in anna.last.text
+    await anna.press("Отмена")
+    assert "Как вы хотите получить код" in anna.last.text
+    await anna.press("Код из приложения")
+    await anna.send(app.totp_now())
     assert "Главное меню" in anna.last.text
