@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from storage.models import Account, AuditEntry, OutboxMessage
 from storage.uow import UnitOfWork, UnitOfWorkFactory
@@ -81,3 +82,30 @@ async def test_session_outside_context_is_an_error(uow_factory: UnitOfWorkFactor
         pass
     with pytest.raises(RuntimeError):
         uow.session  # noqa: B018
+
+
+async def test_database_errors_do_not_carry_personal_data(
+    sqlite_uow_factory: UnitOfWorkFactory,
+) -> None:
+    def account() -> Account:
+        return Account(
+            phone="+79991234567",
+            last_name="Секретова",
+            first_name="Тайна",
+            password_hash="x",
+            failed_password_attempts=0,
+            created_at=datetime.now(UTC),
+        )
+
+    async with sqlite_uow_factory() as uow:
+        await uow.accounts.add(account())
+        await uow.commit()
+    async with sqlite_uow_factory() as uow:
+        try:
+            await uow.accounts.add(account())
+        except IntegrityError as exc:
+            message = str(exc)
+        else:
+            raise AssertionError("a duplicate phone was accepted")
+    assert "Секретова" not in message and "+79991234567" not in message
+    assert "hidden" in message
