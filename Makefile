@@ -13,8 +13,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# make demo PHONE=+79990000002 plays Петров (the demo accounts are listed at start).
+PHONE ?= +79990000001
 demo: $(STAMP)
-	$(BIN)/python -m bot demo
+	$(BIN)/python -m bot demo --phone $(PHONE)
 
 run: $(STAMP)
 	$(BIN)/python -m bot run

@@ -40,7 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--no-workers", action="store_true", help="do not run the background workers")
     demo = sub.add_parser("demo", help="the offline console chat; needs no token and no network")
-    demo.add_argument("--user-id", type=int, default=1001, help="the demo Telegram user id")
+    demo.add_argument(
+        "--phone",
+        default="+79990000001",
+        help="the phone of the Telegram account you play (default: Анна's, +79990000001)",
+    )
+    demo.add_argument("--user-id", type=int, help="the Telegram user id (default: from the phone)")
     sub.add_parser("worker", help="the background workers alone")
     sub.add_parser("migrate", help="upgrade the database schema to the latest version")
     sub.add_parser("seed-demo", help="create the demo accounts (idempotent)")

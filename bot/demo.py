@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -153,15 +154,26 @@ def _read_file(path_text: str) -> bytes | None:
     return path.read_bytes()
 
 
-async def _read_lines(queue: asyncio.Queue[str | None]) -> None:
-    while True:
-        line = await asyncio.to_thread(sys.stdin.readline)
-        await queue.put(line if line else None)
-        if not line:
-            return
+def _start_reader(queue: asyncio.Queue[str | None]) -> None:
+    """Read standard input in a daemon thread, so that /quit never waits for a last line."""
+    loop = asyncio.get_running_loop()
+
+    def read() -> None:
+        while True:
+            line = sys.stdin.readline()
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, line if line else None)
+            except RuntimeError:  # the demo has ended and its loop is closed
+                return
+            if not line:
+                return
+
+    threading.Thread(target=read, name="demo-stdin", daemon=True).start()
 
 
-async def run_console(settings: Settings, *, user_id: int = 1001) -> int:
+async def run_console(
+    settings: Settings, *, phone: str = "+79990000001", user_id: int | None = None
+) -> int:
     logging.getLogger().setLevel(max(logging.WARNING, logging.getLogger().level))
     await prepare(settings)
     runtime = build_runtime(settings)
@@ -171,7 +183,14 @@ async def run_console(settings: Settings, *, user_id: int = 1001) -> int:
     sandbox = Sandbox()
     bot = sandbox.create_bot()
     sandbox.attach(runtime.dispatcher, bot, raise_errors=False)
-    person = sandbox.user(user_id=user_id, first_name="Анна", phone=DEMO_PEOPLE[0].account.phone)
+    # Each demo phone is its own Telegram account, so one DATA_DIR serves everyone.
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    names = {p.account.phone: p.account.first_name for p in DEMO_PEOPLE}
+    person = sandbox.user(
+        user_id=user_id or 100_000 + int(digits[-6:] or 0),
+        first_name=names.get(phone, "Гость"),
+        phone=phone,
+    )
     console = Console(sandbox, person)
     for gateway in (runtime.ctx.gateways.sms, runtime.ctx.gateways.mail):
         if isinstance(gateway, ConsoleSms | ConsoleMail):
@@ -190,7 +209,7 @@ async def run_console(settings: Settings, *, user_id: int = 1001) -> int:
     console.say(f"Вы пишете боту как пользователь Telegram с номером {person.phone}.")
     console.say(HELP)
     queue: asyncio.Queue[str | None] = asyncio.Queue()
-    reader = asyncio.create_task(_read_lines(queue))
+    _start_reader(queue)
     try:
         await person.send("/start")
         console.render()
@@ -204,7 +223,6 @@ async def run_console(settings: Settings, *, user_id: int = 1001) -> int:
             console.render()
     finally:
         stop.set()
-        reader.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         await runtime.dispatcher.emit_shutdown(bot=bot)
         sandbox.detach()

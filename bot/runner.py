@@ -197,4 +197,4 @@ def _ask_password() -> str:
 async def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     from bot.demo import run_console
 
-    return await run_console(settings, user_id=args.user_id)
+    return await run_console(settings, phone=args.phone, user_id=args.user_id)
