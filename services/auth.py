@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from services import audit, notify
 from services.context import AppContext
@@ -110,6 +111,9 @@ class AuthService:
             raise NotFoundError("Учётная запись не найдена. Начните вход заново.")
         return account
 
+    async def _audit(self, *, actor: str, action: str, **fields: Any) -> None:
+        await audit.record(self.uow, self.ctx, actor=actor, action=action, **fields)
+
     async def _login_event(self, account_id: int | None, tg_user: int, outcome: str) -> None:
         await self.uow.login_events.add(
             LoginEvent(
@@ -123,9 +127,7 @@ class AuthService:
         login = parse_login(raw_login)
         account = await self.uow.accounts.find_by_login(login.kind, login.value)
         if account is None:
-            await audit.record(
-                self.uow,
-                self.ctx,
+            await self._audit(
                 actor=audit.telegram_actor(tg_user),
                 action="sign_in.login",
                 outcome="unknown_login",
@@ -145,9 +147,7 @@ class AuthService:
         actor = audit.telegram_actor(tg_user)
         if account.locked_at is not None:
             await self._login_event(account.id, tg_user, "locked_attempt")
-            await audit.record(
-                self.uow,
-                self.ctx,
+            await self._audit(
                 actor=actor,
                 action="sign_in.password",
                 outcome="locked",
@@ -158,9 +158,7 @@ class AuthService:
             account.failed_password_attempts = 0
             if self.ctx.hasher.needs_rehash(account.password_hash):
                 account.password_hash = self.ctx.hasher.hash(password)
-            await audit.record(
-                self.uow,
-                self.ctx,
+            await self._audit(
                 actor=actor,
                 action="sign_in.password",
                 subject_account_id=account.id,
@@ -170,9 +168,7 @@ class AuthService:
         limit = self.ctx.policy.password_max_failures
         tries_left = limit - account.failed_password_attempts
         await self._login_event(account.id, tg_user, "wrong_password")
-        await audit.record(
-            self.uow,
-            self.ctx,
+        await self._audit(
             actor=actor,
             action="sign_in.password",
             outcome="wrong_password",
@@ -187,9 +183,7 @@ class AuthService:
     async def _lock(self, account: Account, actor: str) -> None:
         account.locked_at = self.now
         await self.uow.sessions.end_all(account_id=account.id, now=self.now, reason="locked")
-        await audit.record(
-            self.uow, self.ctx, actor=actor, action="account.lock", subject_account_id=account.id
-        )
+        await self._audit(actor=actor, action="account.lock", subject_account_id=account.id)
         await notify.to_account(
             self.uow,
             self.ctx,
@@ -221,9 +215,7 @@ class AuthService:
             normalized = ""
         if normalized != account.phone:
             await self._login_event(account.id, tg_user, "phone_mismatch")
-            await audit.record(
-                self.uow,
-                self.ctx,
+            await self._audit(
                 actor=actor,
                 action="sign_in.phone",
                 outcome="mismatch",
@@ -234,9 +226,7 @@ class AuthService:
                 "учётной записи Госуслуг. Войти с этого аккаунта Telegram нельзя. Если номер "
                 "сменился, обновите его в профиле на Госуслугах."
             )
-        await audit.record(
-            self.uow, self.ctx, actor=actor, action="sign_in.phone", subject_account_id=account.id
-        )
+        await self._audit(actor=actor, action="sign_in.phone", subject_account_id=account.id)
 
     async def send_code(
         self, account_id: int, purpose: str, channel: Channel, tg_user: int, action_ref: str = ""
@@ -313,9 +303,7 @@ class AuthService:
         )
         account.failed_password_attempts = 0
         await self._login_event(account.id, tg_user, "success")
-        await audit.record(
-            self.uow,
-            self.ctx,
+        await self._audit(
             actor=actor,
             action="sign_in",
             actor_account_id=account.id,
@@ -349,9 +337,7 @@ class AuthService:
         if now - session.last_seen_at > idle:
             session.ended_at = now
             session.end_reason = "idle"
-            await audit.record(
-                self.uow,
-                self.ctx,
+            await self._audit(
                 actor="system",
                 action="session.expire",
                 subject_account_id=session.account_id,
@@ -372,9 +358,7 @@ class AuthService:
         if session is None:
             return False
         await self.uow.sessions.end_all(telegram_user_id=tg_user, now=self.now, reason="logout")
-        await audit.record(
-            self.uow,
-            self.ctx,
+        await self._audit(
             actor=audit.telegram_actor(tg_user),
             action="sign_out",
             actor_account_id=session.account_id,
@@ -385,9 +369,7 @@ class AuthService:
 
     async def login_history(self, user: CurrentUser, limit: int = 10) -> list[LoginHistoryEntry]:
         events: Sequence[LoginEvent] = await self.uow.login_events.recent(user.account_id, limit)
-        await audit.record(
-            self.uow,
-            self.ctx,
+        await self._audit(
             actor=f"account:{user.account_id}",
             action="login_history.view",
             actor_account_id=user.account_id,
@@ -420,9 +402,7 @@ class AuthService:
             reason="password_changed",
             except_id=user.session_id,
         )
-        await audit.record(
-            self.uow,
-            self.ctx,
+        await self._audit(
             actor=audit.telegram_actor(tg_user),
             action="password.change",
             actor_account_id=account.id,
@@ -449,9 +429,7 @@ class AuthService:
                 "К учётной записи не привязана электронная почта, поэтому восстановить доступ "
                 "в боте нельзя. Обратитесь в службу поддержки Госуслуг."
             )
-        await audit.record(
-            self.uow,
-            self.ctx,
+        await self._audit(
             actor=audit.telegram_actor(tg_user),
             action="recovery.start",
             subject_account_id=account.id,
@@ -469,13 +447,9 @@ class AuthService:
         account.failed_password_attempts = 0
         account.locked_at = None
         await self.uow.sessions.end_all(account_id=account.id, now=self.now, reason="recovery")
-        await audit.record(
-            self.uow, self.ctx, actor=actor, action="recovery.finish", subject_account_id=account.id
-        )
+        await self._audit(actor=actor, action="recovery.finish", subject_account_id=account.id)
         if was_locked:
-            await audit.record(
-                self.uow,
-                self.ctx,
+            await self._audit(
                 actor=actor,
                 action="account.unlock",
                 subject_account_id=account.id,
