@@ -38,6 +38,20 @@ class CodeError(DomainError):
         self.final = final
 
 
+class ResendTooSoon(DomainError):
+    """A new code was asked for before the resend cooldown ended.
+
+    The previous code is still valid: ``challenge_id`` and ``destination`` name
+    it, so a window opened anew (the person cancelled and asked again) can keep
+    asking for the code from the last message instead of refusing it.
+    """
+
+    def __init__(self, message: str, *, challenge_id: int, destination: str) -> None:
+        super().__init__(message)
+        self.challenge_id = challenge_id
+        self.destination = destination
+
+
 @dataclass(frozen=True)
 class IssuedCode:
     challenge_id: int
@@ -97,9 +111,14 @@ class OtpService:
         ):
             wait = previous.created_at + timedelta(seconds=policy.otp_resend_seconds) - now
             seconds = max(1, int(wait.total_seconds() + 0.999))
-            raise DomainError(
+            destination = (
+                mask_phone(account.phone) if channel == "sms" else mask_email(account.email or "")
+            )
+            raise ResendTooSoon(
                 f"Новый код можно запросить через {seconds} с. Пока введите код из последнего "
-                "сообщения."
+                "сообщения.",
+                challenge_id=previous.id,
+                destination=destination,
             )
         if channel == "email" and not account.email:
             raise DomainError(

@@ -11,7 +11,7 @@ from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.kbd import Button
 
 from dialogs.common import auth, ctx, guarded, set_error, user_id
-from services.otp import CodeError
+from services.otp import CodeError, ResendTooSoon
 
 
 def _start(manager: DialogManager) -> dict[str, Any]:
@@ -21,13 +21,21 @@ def _start(manager: DialogManager) -> dict[str, Any]:
 
 async def _send(manager: DialogManager, channel: str) -> None:
     start = _start(manager)
-    issued = await auth(manager).send_code(
-        start["account_id"],
-        start["purpose"],
-        channel,  # type: ignore[arg-type]
-        user_id(manager),
-        action_ref=start.get("action_ref", ""),
-    )
+    try:
+        issued = await auth(manager).send_code(
+            start["account_id"],
+            start["purpose"],
+            channel,  # type: ignore[arg-type]
+            user_id(manager),
+            action_ref=start.get("action_ref", ""),
+        )
+    except ResendTooSoon as exc:
+        # The code sent a moment ago still stands (e.g. the person cancelled and
+        # asked again): take it, and say when a new one can be asked for.
+        manager.dialog_data.update(
+            channel=channel, challenge_id=exc.challenge_id, destination=exc.destination
+        )
+        raise
     manager.dialog_data.update(
         channel=channel, challenge_id=issued.challenge_id, destination=issued.destination
     )

@@ -6,7 +6,7 @@ import pyotp
 import pytest
 
 from services.errors import DomainError, ValidationError
-from services.otp import CodeError, OtpService
+from services.otp import CodeError, OtpService, ResendTooSoon
 from tests.unit.conftest import TOTP_SECRET, Env, make_account
 
 
@@ -124,6 +124,18 @@ async def test_resend_has_a_cooldown_and_voids_the_previous_code(env: Env) -> No
     with pytest.raises(CodeError, match="больше не действует"):
         await verify(env, first, account.id, first_code)
     await verify(env, second, account.id, second_code)
+
+
+async def test_a_resend_too_soon_names_the_code_that_still_stands(env: Env) -> None:
+    account = await make_account(env)
+    first = await issue(env, account.id, purpose="application_submit", action_ref="app-1")
+    code = env.last_code()
+    with pytest.raises(ResendTooSoon) as caught:
+        await issue(env, account.id, purpose="application_submit", action_ref="app-1")
+    assert caught.value.challenge_id == first
+    assert caught.value.destination.startswith("+7 ***")
+    assert "Пока введите код из последнего сообщения" in caught.value.message
+    await verify(env, first, account.id, code, purpose="application_submit", ref="app-1")
 
 
 async def test_code_is_bound_to_its_purpose_and_action(env: Env) -> None:
