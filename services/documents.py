@@ -37,7 +37,7 @@ from services.auth import CurrentUser
 from services.context import AppContext
 from services.errors import DomainError
 from services.gateways import FileStore
-from services.uploads import inspect_upload
+from services.uploads import MAX_UPLOAD_BYTES, UploadRejected, inspect_upload
 from storage.models import Application, ApplicationDocument
 from storage.uow import UnitOfWork
 
@@ -170,6 +170,18 @@ class DocumentService:
         if application.status not in EDITABLE_STATUSES:
             raise DomainError(MSG_NOT_EDITABLE)
         return application
+
+    @staticmethod
+    def check_declared_size(size: int | None) -> None:
+        """Refuse a file by the size its sender declares, before fetching it.
+
+        The same refusal (``UploadRejected``, «файл больше 5 МБ») as ``upload``
+        gives for the content, so a person is told the same either way and a big
+        file is never downloaded. ``None`` (size not declared) passes: ``upload``
+        judges the content then.
+        """
+        if size is not None and size > MAX_UPLOAD_BYTES:
+            raise UploadRejected("too_large")
 
     async def slots(self, user: CurrentUser) -> list[SlotView]:
         """The slots of the application in progress (all empty when there is none)."""

@@ -112,6 +112,16 @@ async def test_a_refused_file_stores_nothing(
     assert await _revision(env) == revision
 
 
+def test_declared_size_over_the_limit_is_refused_before_download() -> None:
+    DocumentService.check_declared_size(None)  # not declared: the content decides
+    DocumentService.check_declared_size(0)
+    DocumentService.check_declared_size(MAX_UPLOAD_BYTES)
+    with pytest.raises(UploadRejected) as caught:
+        DocumentService.check_declared_size(MAX_UPLOAD_BYTES + 1)
+    assert caught.value.reason == "too_large"
+    assert "файл больше 5 МБ" in caught.value.message
+
+
 async def test_upload_is_encrypted_at_rest_and_decrypts_back(
     env: Env, petrov: CurrentUser, store: EncryptedDirectoryStore, store_dir: Path
 ) -> None:
