@@ -13,8 +13,10 @@ from aiogram_dialog import DialogManager, ShowMode
 from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.text import Format
 
+from services.application import ApplicationService
 from services.auth import AuthService, CurrentUser
 from services.context import AppContext
+from services.documents import DocumentService
 from services.errors import DomainError, SessionRequired
 
 log = logging.getLogger(__name__)
@@ -22,6 +24,8 @@ log = logging.getLogger(__name__)
 MOSCOW = ZoneInfo("Europe/Moscow")
 # No answer in any form needs more; Telegram itself stops at 4096 characters.
 MAX_TEXT = 1000
+# Telegram's limit for the text of one message (in UTF-16 code units).
+MAX_MESSAGE = 4096
 
 
 def _error_here(data: dict[str, Any], _widget: Any, manager: DialogManager) -> bool:
@@ -51,6 +55,14 @@ def ctx(manager: DialogManager) -> AppContext:
 
 def auth(manager: DialogManager) -> AuthService:
     return AuthService(manager.middleware_data["uow"], ctx(manager))
+
+
+def applications(manager: DialogManager) -> ApplicationService:
+    return ApplicationService(manager.middleware_data["uow"], ctx(manager))
+
+
+def documents(manager: DialogManager) -> DocumentService:
+    return DocumentService(manager.middleware_data["uow"], ctx(manager))
 
 
 def user_id(manager: DialogManager) -> int:
@@ -94,6 +106,42 @@ def buttons_only() -> MessageInput:
 
 def local_time(moment: datetime) -> str:
     return moment.astimezone(MOSCOW).strftime("%d.%m.%Y %H:%M")
+
+
+def text_length(text: str) -> int:
+    """The length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters (Telegram's count), marked with «…»."""
+    if text_length(text) <= limit:
+        return text
+    cut = text[:limit]
+    while text_length(cut) > limit - 1:
+        cut = cut[:-1]
+    return cut.rstrip() + "…"
+
+
+def split_pages(text: str, limit: int) -> list[str]:
+    """Split a long text into pages of at most `limit`, at paragraph breaks when possible."""
+    pages: list[str] = []
+    current = ""
+    for paragraph in text.split("\n\n"):
+        candidate = f"{current}\n\n{paragraph}" if current else paragraph
+        if text_length(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            pages.append(current)
+        while text_length(paragraph) > limit:
+            head = clip(paragraph, limit)[:-1]
+            pages.append(head)
+            paragraph = paragraph[len(head) :].lstrip()
+        current = paragraph
+    if current or not pages:
+        pages.append(current)
+    return pages
 
 
 TextHandler = Callable[[Message, DialogManager, str], Awaitable[None]]

@@ -11,8 +11,11 @@ from aiogram_dialog import DialogManager, ShowMode, StartMode
 
 from dialogs.menu.states import MainMenu
 from dialogs.signin.states import SignIn
+from dialogs.status.states import ApplicationStatus
 from services.auth import AuthService, CurrentUser
-from services.notify import OPEN_MENU
+from services.notify import OPEN_MENU, OPEN_STATUS
+
+SIGN_IN_FOR_STATUS = "Чтобы посмотреть статус заявки, войдите в учётную запись."
 
 
 async def open_home(manager: DialogManager, user: CurrentUser | None, *, welcome: bool) -> None:
@@ -50,10 +53,25 @@ async def on_push_menu(
     await open_home(dialog_manager, current_user, welcome=False)
 
 
+async def on_push_status(
+    callback: CallbackQuery, dialog_manager: DialogManager, current_user: CurrentUser | None
+) -> None:
+    """«Статус заявки» under a push message: the status, or the sign-in first."""
+    if current_user is None:
+        await callback.answer(SIGN_IN_FOR_STATUS, show_alert=True)
+        await open_home(dialog_manager, None, welcome=False)
+        return
+    await callback.answer()
+    await dialog_manager.start(
+        ApplicationStatus.main, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND
+    )
+
+
 def build_router() -> Router:
     router = Router(name="commands")
     router.message.register(on_start, CommandStart())
     router.message.register(on_menu, Command("menu"))
     router.message.register(on_logout, Command("logout"))
     router.callback_query.register(on_push_menu, F.data == OPEN_MENU)
+    router.callback_query.register(on_push_status, F.data == OPEN_STATUS)
     return router

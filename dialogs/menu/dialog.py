@@ -1,17 +1,20 @@
 from aiogram_dialog import Dialog, Window
-from aiogram_dialog.widgets.kbd import Button, SwitchTo
+from aiogram_dialog.widgets.kbd import Button, Start, SwitchTo
 from aiogram_dialog.widgets.text import Const, Format
 
 from dialogs.common import ERROR, buttons_only
 from dialogs.menu import handlers
 from dialogs.menu.getters import history_getter, main_getter
 from dialogs.menu.states import MainMenu
+from dialogs.status.states import ApplicationStatus
 
 
 def build_dialog() -> Dialog:
     return Dialog(
         Window(
             Format("Главное меню\n\nЗдравствуйте, {name}! Выберите, что вы хотите сделать."),
+            Button(Const("Заявление на ЭМК"), id="application", on_click=handlers.on_application),
+            Start(Const("Статус заявки"), id="status", state=ApplicationStatus.main),
             SwitchTo(Const("История входов"), id="history", state=MainMenu.history),
             Button(Const("Сменить пароль"), id="password", on_click=handlers.on_change_password),
             Button(Const("Выйти"), id="logout", on_click=handlers.on_logout),

@@ -4,9 +4,14 @@ from aiogram.types import CallbackQuery
 from aiogram_dialog import DialogManager, StartMode
 from aiogram_dialog.widgets.kbd import Button
 
+from dialogs.application.handlers import open_application
 from dialogs.common import auth, current_user, user_id
 from dialogs.password.states import ChangePassword
 from dialogs.signin.states import SignIn
+
+
+async def on_application(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    await open_application(manager)
 
 
 async def on_change_password(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:

@@ -14,7 +14,9 @@ import io
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import pyotp
 import pytest
@@ -24,8 +26,8 @@ from PIL import Image
 
 from bot.app import Runtime, build_runtime
 from bot.config import Settings
-from bot.sandbox import Sandbox, SandboxUser
-from bot.workers import build_notifier
+from bot.sandbox import Sandbox, SandboxUser, StoredFile
+from bot.workers import build_notifier, build_processor
 from services.demo import DEMO_TOTP_SECRET, seed_demo
 from services.gateways import ConsoleMail, ConsoleSms, FrozenClock, Gateways
 from services.passwords import PasswordHasher
@@ -33,6 +35,8 @@ from storage.fsm import create_redis_storage
 
 ANNA_PHONE = "+79990000001"
 PETROV_PHONE = "+79990000002"
+SMIRNOVA_PHONE = "+79990000003"
+KUZNETSOV_PHONE = "+79990000004"
 PASSWORD = "Demo-Passw0rd"
 CODE = re.compile(r"Код подтверждения: (\d{6})")
 
@@ -118,10 +122,26 @@ class App:
         await self.settle()
         return total
 
+    async def process_applications(self) -> int:
+        """Run the processor until no application waits, as the background worker would.
+
+        With ``processing_delay_seconds=0`` each one goes «В работе» and is decided at
+        once; the open windows get their background refresh before this returns.
+        """
+        assert self.runtime is not None and self.bot is not None
+        processor = build_processor(self.runtime, self.bot)
+        processed = 0
+        while await processor.run_once():
+            processed += 1
+            assert processed < 50, "the processor does not become idle"
+        await self.settle()
+        return processed
+
     async def settle(self) -> None:
         """Let background dialog updates (tasks) finish."""
         for _ in range(5):
             await asyncio.sleep(0)
+        await _dialog_updates_done()
         await self.sandbox.wait_idle(quiet=0.05, timeout=5)
 
     async def sign_in(self, user: SandboxUser, *, login: str = ANNA_PHONE) -> None:
@@ -136,6 +156,30 @@ class App:
             await user.press("Код из SMS")
         await user.send(self.last_sms_code())
         assert "Главное меню" in (user.last.text or ""), user.messages
+
+
+def _is_dialog_update(task: asyncio.Task[Any]) -> bool:
+    coro = task.get_coro()
+    return getattr(coro, "__qualname__", "") == "Updater._process_update"
+
+
+async def _dialog_updates_done(within: float = 5) -> None:
+    """Wait for aiogram-dialog's background updates (``bg().update()``, tasks of their own).
+
+    They read the database before they talk to Telegram, so the sandbox alone may
+    look idle while they are still on their way.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while True:
+        pending = [t for t in asyncio.all_tasks() if not t.done() and _is_dialog_update(t)]
+        if not pending:
+            return
+        left = deadline - loop.time()
+        if left <= 0:
+            raise TimeoutError(f"{len(pending)} background dialog update(s) did not finish")
+        await asyncio.wait(pending, timeout=left)
+        await asyncio.sleep(0)  # an update may schedule another one
 
 
 class _ErrorCollector(logging.Handler):
@@ -161,6 +205,8 @@ async def _make_app(
         bot_token=None,
         # The per-chat pace is the notifier tests' subject; here pushes go out at once.
         notify_per_chat_interval=0,
+        # Applications are decided as soon as the processor takes them.
+        processing_delay_seconds=0,
     )
     app = App(settings, storage_factory, errors)
     await app.start()
@@ -207,6 +253,39 @@ def png_bytes(size: tuple[int, int] = (40, 30), color: str = "white") -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+async def send_document_as_declared(
+    user: SandboxUser,
+    data: bytes,
+    filename: str,
+    mime_type: str = "application/pdf",
+    *,
+    declare_size: bool = True,
+) -> None:
+    """A document Telegram delivers as it is, even one it would not let a client upload.
+
+    ``send_document`` refuses what Telegram refuses (an empty file); this builds
+    the file on the sandbox's server directly. With ``declare_size=False`` the
+    update carries no ``file_size`` (the field is optional in the Bot API), so the
+    bot learns the size only from the bytes it downloads.
+    """
+    files = user.sandbox.files
+    stored = files.add_document(b"placeholder", filename, mime_type)
+    stored.data = data
+    if not declare_size:
+        stored = _UndeclaredSize(**{f.name: getattr(stored, f.name) for f in fields(stored)})
+        files.by_id[stored.file_id] = stored
+        files.by_path[stored.file_path] = stored
+    await user.sandbox.post_user_message(user.id, document=stored)
+
+
+@dataclass
+class _UndeclaredSize(StoredFile):
+    def document_json(self) -> dict[str, Any]:
+        data = super().document_json()
+        data.pop("file_size", None)
+        return data
 
 
 def texts(user: SandboxUser) -> str:
