@@ -696,8 +696,21 @@ class ApplicationService:
 
     # -- review and submission --
 
+    async def _audit_read(self, user: CurrentUser, action: str, application_id: int) -> None:
+        """Showing personal data is an action on it too: journal who read what."""
+        await audit.record(
+            self.uow,
+            self.ctx,
+            actor=f"account:{user.account_id}",
+            action=action,
+            actor_account_id=user.account_id,
+            subject_account_id=user.account_id,
+            application_id=application_id,
+        )
+
     async def review(self, user: CurrentUser) -> ReviewView:
         application = await self._current(user)
+        await self._audit_read(user, "application.view", application.id)
         documents = await self._documents(application)
         rows = []
         for spec in FIELDS:
@@ -792,6 +805,7 @@ class ApplicationService:
         application = await self._for_status(user.account_id)
         if application is None:
             return None
+        await self._audit_read(user, "application.status.view", application.id)
         events = await self.uow.applications.events(application.id)
         history = [HistoryEntry(STATUS_TEXT[e.status], e.at, list(e.reasons)) for e in events]
         reasons: list[str] = []

@@ -640,3 +640,15 @@ async def test_seed_demo_is_idempotent_and_fills_the_registry(env: Env) -> None:
         PETROV_APPLICATION["birth_date"],
     )
     assert petrov.legal_restriction is None
+
+
+async def test_reading_the_review_and_the_status_is_audited(env: Env, petrov: CurrentUser) -> None:
+    await draft(env, petrov)
+    await call(env, "review", petrov)
+    await call(env, "status", petrov)
+    async with env.uow() as uow:
+        entries = await uow.audit.all()
+        views = [e.action for e in entries if e.action.endswith(".view")]
+        assert views == ["application.view", "application.status.view"]
+        for entry in entries:
+            assert "Петров" not in str(entry.details)
