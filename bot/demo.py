@@ -196,8 +196,8 @@ async def run_console(
         if isinstance(gateway, ConsoleSms | ConsoleMail):
             gateway.listeners.append(console.notice)
     stop = asyncio.Event()
-    workers = start_workers(runtime, bot, stop)
     await runtime.dispatcher.emit_startup(bot=bot)
+    workers = start_workers(runtime, bot, stop)
     console.say("ЭМК-бот: офлайн-демо. Данные: " + str(settings.data_dir.resolve()))
     console.say("Демо-учётные записи (пароль " + DEMO_PASSWORD + "):")
     for demo in DEMO_PEOPLE:

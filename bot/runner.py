@@ -59,7 +59,14 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
     bot = create_bot(settings)
     stop = asyncio.Event()
     install_stop_signals(stop)
-    workers = [] if args.no_workers else start_workers(runtime, bot, stop)
+    workers: list[asyncio.Task[None]] = []
+    if not args.no_workers:
+        # Started by the dispatcher's startup, after aiogram-dialog has registered
+        # its dialogs: a worker's background update must find them.
+        async def start_background(**_: object) -> None:
+            workers.extend(start_workers(runtime, bot, stop))
+
+        runtime.dispatcher.startup.register(start_background)
     try:
         await register_commands(bot)
         if settings.webhook_url:
