@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from services import audit, notify
 from services.context import AppContext
 from services.errors import DomainError, NotFoundError
+from services.otp import check_totp_secret, seal_totp_secret
 from services.passwords import check_password_policy
 from services.validators import normalize_phone, normalize_snils, parse_login, validate_email
 from storage.models import Account
@@ -55,6 +56,8 @@ class AdminService:
 
     async def create_account(self, data: NewAccount) -> Account:
         check_password_policy(data.password)
+        if data.totp_secret:
+            check_totp_secret(data.totp_secret)
         phone = normalize_phone(data.phone)
         email = validate_email(data.email) if data.email else None
         snils = normalize_snils(data.snils) if data.snils else None
@@ -71,11 +74,13 @@ class AdminService:
                 first_name=data.first_name,
                 middle_name=data.middle_name,
                 password_hash=self.ctx.hasher.hash(data.password),
-                totp_secret=data.totp_secret,
                 failed_password_attempts=0,
                 created_at=self.ctx.gateways.clock.now(),
             )
         )
+        if data.totp_secret:
+            # Sealed for this account, so the id must exist first (add() flushes).
+            account.totp_secret = seal_totp_secret(self.ctx, account.id, data.totp_secret)
         await audit.record(
             self.uow,
             self.ctx,

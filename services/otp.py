@@ -9,6 +9,7 @@ account remembers the last time step used.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -21,6 +22,7 @@ import pyotp
 from services import audit
 from services.context import AppContext
 from services.errors import DomainError, ValidationError
+from services.sealing import seal, unseal
 from storage.models import Account, OtpChallenge
 from storage.uow import UnitOfWork
 
@@ -68,6 +70,27 @@ def mask_phone(phone: str) -> str:
 def mask_email(email: str) -> str:
     local, _, domain = email.partition("@")
     return f"{local[:1]}***@{domain}"
+
+
+TOTP_PURPOSE = "totp-secret"
+
+
+def check_totp_secret(secret: str) -> None:
+    """An authenticator secret must be base32 and at least 128 bits long."""
+    try:
+        raw = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+    except ValueError:
+        raise ValidationError("Секрет приложения для кодов должен быть в base32.") from None
+    if len(raw) < 16:
+        raise ValidationError("Секрет приложения для кодов короче 128 бит.")
+
+
+def seal_totp_secret(ctx: AppContext, account_id: int, secret: str) -> str:
+    return seal(ctx.secret_key, TOTP_PURPOSE, f"account:{account_id}", secret)
+
+
+def open_totp_secret(ctx: AppContext, account_id: int, sealed: str) -> str:
+    return unseal(ctx.secret_key, TOTP_PURPOSE, f"account:{account_id}", sealed)
 
 
 def normalize_code(raw: str) -> str:
@@ -247,7 +270,7 @@ class OtpService:
         code = normalize_code(raw_code)
         if not account.totp_secret:
             raise CodeError("Для учётной записи не настроено приложение для кодов.", final=True)
-        totp = pyotp.TOTP(account.totp_secret)
+        totp = pyotp.TOTP(open_totp_secret(self.ctx, account.id, account.totp_secret))
         now = self.ctx.gateways.clock.now()
         step_now = totp.timecode(now)
         matched: int | None = None
