@@ -7,6 +7,7 @@ from datetime import date
 
 from services.admin import AdminService, NewAccount
 from services.context import AppContext
+from services.gateways import RegistryRecord
 from storage.models import RegistryPerson
 from storage.uow import UnitOfWork
 
@@ -73,32 +74,20 @@ DEMO_PEOPLE = (
 )
 
 
-@dataclass(frozen=True)
-class DemoRegistryEntry:
-    """A person in the local state registry (the `registry_persons` table)."""
-
-    snils: str
-    last_name: str
-    first_name: str
-    middle_name: str | None
-    birth_date: date
-    legal_restriction: str | None = None
-
-
 DEMO_RESTRICTION = (
     "По сведениям государственного реестра действует ограничение, установленное решением "
     "суда. Заявление может подать ваш законный представитель; за разъяснениями обратитесь в МФЦ."
 )
 
 DEMO_REGISTRY = (
-    DemoRegistryEntry("11223344595", "Иванова", "Анна", "Сергеевна", date(1990, 3, 5)),
-    DemoRegistryEntry("15623648877", "Петров", "Сергей", "Иванович", date(1985, 7, 14)),
+    RegistryRecord("11223344595", "Иванова", "Анна", "Сергеевна", date(1990, 3, 5)),
+    RegistryRecord("15623648877", "Петров", "Сергей", "Иванович", date(1985, 7, 14)),
     # Ольга Смирнова is in the registry under another СНИЛС than the one in her
     # account (and in the form below): her application comes back with
     # «Требуются исправления» (СНИЛС does not match); SMIRNOVA_CORRECT_SNILS fixes it.
-    DemoRegistryEntry("41278903586", "Смирнова", "Ольга", "Петровна", date(1992, 9, 2)),
+    RegistryRecord("41278903586", "Смирнова", "Ольга", "Петровна", date(1992, 9, 2)),
     # Андрей Кузнецов has a legal restriction: his application is refused («Отказано»).
-    DemoRegistryEntry(
+    RegistryRecord(
         "53014629850",
         "Кузнецов",
         "Андрей",
