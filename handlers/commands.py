@@ -12,6 +12,7 @@ from aiogram_dialog import DialogManager, ShowMode, StartMode
 from dialogs.menu.states import MainMenu
 from dialogs.signin.states import SignIn
 from dialogs.status.states import ApplicationStatus
+from handlers.errors import EXPIRED
 from services.auth import AuthService, CurrentUser
 from services.notify import OPEN_MENU, OPEN_STATUS
 
@@ -28,14 +29,24 @@ async def open_home(manager: DialogManager, user: CurrentUser | None, *, welcome
 
 
 async def on_start(
-    message: Message, dialog_manager: DialogManager, current_user: CurrentUser | None
+    message: Message,
+    dialog_manager: DialogManager,
+    current_user: CurrentUser | None,
+    session_expired: bool = False,
 ) -> None:
-    await open_home(dialog_manager, current_user, welcome=True)
+    if session_expired:
+        await message.answer(EXPIRED)
+    await open_home(dialog_manager, current_user, welcome=not session_expired)
 
 
 async def on_menu(
-    message: Message, dialog_manager: DialogManager, current_user: CurrentUser | None
+    message: Message,
+    dialog_manager: DialogManager,
+    current_user: CurrentUser | None,
+    session_expired: bool = False,
 ) -> None:
+    if session_expired:
+        await message.answer(EXPIRED)
     await open_home(dialog_manager, current_user, welcome=False)
 
 

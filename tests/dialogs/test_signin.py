@@ -491,3 +491,15 @@ async def test_authenticator_codes_have_five_tries_too(app: App) -> None:
     await anna.press("Код из приложения")
     await anna.send(app.totp_now())
     assert "Главное меню" in anna.last.text
+
+
+async def test_menu_after_an_idle_session_says_why_it_asks_to_sign_in(app: App) -> None:
+    anna = app.user()
+    await app.sign_in(anna)
+    app.clock.advance(minutes=31)
+    await anna.send("/menu")
+    assert "Сеанс завершён из-за бездействия" in anna.bot_texts()[-2]
+    assert "Введите логин" in anna.last.text
+    # a fresh /start later greets as usual
+    await anna.send("/start")
+    assert "Войти через Госуслуги" in anna.last.buttons
