@@ -218,3 +218,79 @@ async def test_webhook_mode_checks_the_secret_token(served: tuple[Sandbox, BotPr
             assert accepted.status == 200
     await until(lambda: "Войти через Госуслуги" in last_buttons(anna), "the welcome via webhook")
     assert await bot.stop() == 0
+
+
+async def test_the_application_journey_with_workers_in_the_process(
+    served: tuple[Sandbox, BotProcess],
+) -> None:
+    """Петров applies and the workers inside `run` process it and push every change."""
+    from services.application import FIELDS
+    from services.demo import PETROV_APPLICATION
+    from tests.dialogs.conftest import png_bytes
+
+    sandbox, bot = served
+    bot.env["PROCESSING_DELAY_SECONDS"] = "0"
+    await bot.start()
+    petrov = sandbox.user(user_id=902, first_name="Сергей", phone="+79990000002")
+
+    async def wait_for(text: str) -> None:
+        await until(lambda: text in last_text(petrov), repr(text))
+
+    await petrov.send("/start")
+    await until(lambda: "Войти через Госуслуги" in last_buttons(petrov), "the welcome")
+    await petrov.press("Войти через Госуслуги")
+    await wait_for("Введите логин")
+    await petrov.send("+79990000002")
+    await wait_for("Введите пароль")
+    await petrov.send(PASSWORD)
+    await until(lambda: bool(petrov.current_reply_keyboard()), "the contact button")
+    await petrov.press("Поделиться номером")
+    await wait_for("SMS на номер")
+    await petrov.send(bot.last_code())
+    await wait_for("Главное меню")
+
+    await petrov.press("Заявление на ЭМК")
+    for number, spec in enumerate(FIELDS, start=1):
+        if spec.kind == "consent":
+            await until(lambda: "Даю согласие" in last_buttons(petrov), "the consent")
+            await petrov.press("Даю согласие")
+            continue
+        await wait_for(f"шаг {number} из {len(FIELDS)}")
+        value = PETROV_APPLICATION.get(spec.name, "")
+        if spec.name == "phone":
+            await petrov.press("Использовать номер учётной записи")
+        elif spec.kind == "choice":
+            await petrov.press(value)
+        elif spec.optional and not value:
+            await petrov.press("Пропустить")
+        else:
+            await petrov.send(value)
+    await wait_for("Чтобы исправить значение")
+    await petrov.press("Документы")
+    for slot, color in (("Паспорт", "navy"), ("Полис ОМС", "green"), ("СНИЛС", "maroon")):
+        await until(lambda: any(slot in b for b in last_buttons(petrov)), f"the {slot} slot")
+        await petrov.press(slot)
+        await wait_for("Пришлите")
+        await petrov.send_document(png_bytes(color=color), f"{color}.png")
+        await wait_for("принят")
+    await petrov.press("Готово")
+    await until(lambda: "Отправить" in last_buttons(petrov), "the review")
+    codes_before = bot.output().count("Код подтверждения")
+    await petrov.press("Отправить")
+    await until(lambda: bot.output().count("Код подтверждения") > codes_before, "the SMS")
+    await petrov.send(bot.last_code())
+    await wait_for("Заявка принята")
+
+    # the processor and the notifier run inside `run`: the pushes arrive by themselves
+    def pushed(words: str) -> bool:
+        return any(words in (m.text or "") for m in petrov.messages if m.from_bot)
+
+    await until(lambda: pushed("электронная медицинская карта открыта"), "the final push")
+    assert pushed("в работе")
+    await petrov.press("Статус заявки")
+    await wait_for("Статус: Карта открыта")
+    assert await bot.stop() == 0
+    log = bot.output()
+    assert "Traceback" not in log
+    for secret in ("156-236-488 77", "15623648877", "7750 1983 4027 1955", "Тверская"):
+        assert secret not in log
