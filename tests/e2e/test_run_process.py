@@ -268,7 +268,9 @@ async def test_the_application_journey_with_workers_in_the_process(
     await wait_for("Чтобы исправить значение")
     await petrov.press("Документы")
     for slot, color in (("Паспорт", "navy"), ("Полис ОМС", "green"), ("СНИЛС", "maroon")):
-        await until(lambda: any(slot in b for b in last_buttons(petrov)), f"the {slot} slot")
+        await until(
+            lambda slot=slot: any(slot in b for b in last_buttons(petrov)), f"the {slot} slot"
+        )
         await petrov.press(slot)
         await wait_for("Пришлите")
         await petrov.send_document(png_bytes(color=color), f"{color}.png")
