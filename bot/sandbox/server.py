@@ -951,40 +951,34 @@ class Sandbox:
         return self.message_json(message)
 
     def _send_document(self, p: Params) -> dict[str, Any]:
-        chat = self._chat(p)
-        caption, entities = self._caption(p)
-        inline, keyboard = self._markup(p, inline_only=False)
-        reply_to = self._reply_to(chat, p)
-        (document,) = self._input_file(p, "document", "document")
-        message = self._new_message(
-            chat,
-            from_bot=True,
-            document=document,
-            caption=caption,
-            caption_entities=entities,
-            inline_markup=inline,
-            keyboard_markup=keyboard,
-            reply_to=reply_to,
-            protected=p.flag("protect_content"),
-        )
-        return self.message_json(message)
+        return self._send_file(p, "document")
 
     def _send_photo(self, p: Params) -> dict[str, Any]:
+        return self._send_file(p, "photo")
+
+    def _send_file(self, p: Params, kind: str) -> dict[str, Any]:
+        """sendDocument and sendPhoto: a message with a caption and the file of `kind`."""
         chat = self._chat(p)
         caption, entities = self._caption(p)
         inline, keyboard = self._markup(p, inline_only=False)
         reply_to = self._reply_to(chat, p)
-        sizes = self._input_file(p, "photo", "photo")
+        stored = self._input_file(p, kind, kind)
+        attachment: dict[str, Any]
+        if kind == "document":
+            (document,) = stored
+            attachment = {"document": document}
+        else:
+            attachment = {"photo": stored}
         message = self._new_message(
             chat,
             from_bot=True,
-            photo=sizes,
             caption=caption,
             caption_entities=entities,
             inline_markup=inline,
             keyboard_markup=keyboard,
             reply_to=reply_to,
             protected=p.flag("protect_content"),
+            **attachment,
         )
         return self.message_json(message)
 
