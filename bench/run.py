@@ -25,11 +25,11 @@ from aiogram.fsm.storage.memory import MemoryStorage
 
 from bot.app import build_runtime
 from bot.config import Settings
-from bot.sandbox import Sandbox
-from services.admin import AdminService, NewAccount
-from services.gateways import ConsoleMail, ConsoleSms, FrozenClock, Gateways
-from services.passwords import PasswordHasher
+from services.core.gateways import ConsoleMail, ConsoleSms, FrozenClock, Gateways
+from services.core.hashing import PasswordHasher
+from services.identity.admin import AdminService, NewAccount
 from storage.migrate import upgrade_async
+from tgsandbox import Sandbox
 
 PASSWORD = "Bench-Passw0rd"
 CODE = re.compile(r"Код подтверждения: (\d{6})")

@@ -25,16 +25,17 @@ import handlers
 from bot import dialog_ids
 from bot.config import Settings
 from bot.middlewares import UnitOfWorkMiddleware
-from dialogs.guard import protect_background
-from services.context import AppContext, SecurityPolicy
-from services.gateways import (
+from dialogs.core.guard import protect_background
+from services.core.context import AppContext, SecurityPolicy
+from services.core.cpu import CpuPool
+from services.core.gateways import (
     ConsoleMail,
     ConsoleSms,
     EncryptedDirectoryStore,
     Gateways,
     SystemClock,
 )
-from services.passwords import PasswordHasher
+from services.core.hashing import PasswordHasher
 from storage.db import create_engine, create_session_factory
 from storage.fsm import SqlStorage, create_redis_isolation, create_redis_storage
 from storage.uow import UnitOfWorkFactory
@@ -65,6 +66,7 @@ class Runtime:
         await self.storage.close()
         await self.isolation.close()
         await self.engine.dispose()
+        self.ctx.cpu.close()
 
 
 def policy_from(settings: Settings) -> SecurityPolicy:
@@ -74,6 +76,7 @@ def policy_from(settings: Settings) -> SecurityPolicy:
         otp_max_attempts=settings.otp_max_attempts,
         otp_resend_seconds=settings.otp_resend_seconds,
         password_max_failures=settings.password_max_failures,
+        doctor_step_up_minutes=settings.doctor_step_up_minutes,
     )
 
 
@@ -102,6 +105,7 @@ def build_runtime(
         secret_key=settings.secret_key_bytes(),
         policy=policy_from(settings),
         processing_delay_seconds=settings.processing_delay_seconds,
+        cpu=CpuPool(settings.cpu_workers),
     )
     isolation: BaseEventIsolation
     if storage is None and settings.redis_url:

@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     redis_max_connections: int = Field(default=50, ge=1)
+    # Conversation state in Redis expires after this many idle minutes.
+    conversation_ttl_minutes: int = Field(default=1440, ge=1)
 
     # Security
     secret_key: SecretStr | None = None
@@ -48,6 +50,10 @@ class Settings(BaseSettings):
     otp_max_attempts: int = Field(default=5, ge=1)
     otp_resend_seconds: int = Field(default=60, ge=0)
     password_max_failures: int = Field(default=3, ge=1)
+    doctor_step_up_minutes: int = Field(default=15, ge=1)
+
+    # Threads for CPU work kept off the event loop (password hashing, file checks).
+    cpu_workers: int = Field(default=2, ge=1)
 
     # Outgoing channels
     sms_backend: Literal["console"] = "console"

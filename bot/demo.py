@@ -20,10 +20,10 @@ from typing import TextIO
 from bot.app import build_runtime
 from bot.config import Settings
 from bot.runner import prepare
-from bot.sandbox import Sandbox, SandboxEvent, SandboxMessage, SandboxUser
 from bot.workers import start_workers
+from services.core.gateways import ConsoleMail, ConsoleSms
 from services.demo import DEMO_PASSWORD, DEMO_PEOPLE, seed_demo
-from services.gateways import ConsoleMail, ConsoleSms
+from tgsandbox import Sandbox, SandboxEvent, SandboxMessage, SandboxUser
 
 HELP = (
     "Пишите сообщения боту как в Telegram. Команды консоли:\n"

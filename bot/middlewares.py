@@ -10,8 +10,8 @@ from aiogram import BaseMiddleware
 from aiogram.types import TelegramObject
 from aiogram_dialog.api.entities import DialogUpdate
 
-from services.auth import AuthService
-from services.context import AppContext
+from services.core.context import AppContext
+from services.identity.auth import AuthService
 from storage.fsm import shared_session
 from storage.uow import UnitOfWorkFactory
 

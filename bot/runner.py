@@ -16,9 +16,9 @@ from bot.app import Runtime, build_runtime, create_bot, register_commands
 from bot.cli import install_stop_signals
 from bot.config import ConfigError, Settings
 from bot.workers import start_workers
-from services.admin import AdminService, NewAccount
+from services.core.errors import DomainError
 from services.demo import seed_demo
-from services.errors import DomainError
+from services.identity.admin import AdminService, NewAccount
 from storage.fsm import ping_redis
 from storage.migrate import upgrade_async
 

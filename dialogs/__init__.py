@@ -7,15 +7,15 @@ from aiogram import Router
 
 
 def build_router() -> Router:
-    from dialogs.application.dialog import build_dialog as application_dialog
-    from dialogs.documents.dialog import build_dialog as documents_dialog
-    from dialogs.guard import protect
+    from dialogs.core.guard import protect
+    from dialogs.core.otp.dialog import build_dialog as otp_dialog
+    from dialogs.enrolment.application.dialog import build_dialog as application_dialog
+    from dialogs.enrolment.documents.dialog import build_dialog as documents_dialog
+    from dialogs.enrolment.status.dialog import build_dialog as status_dialog
+    from dialogs.identity.password.dialog import build_dialog as password_dialog
+    from dialogs.identity.recovery.dialog import build_dialog as recovery_dialog
+    from dialogs.identity.signin.dialog import build_dialog as signin_dialog
     from dialogs.menu.dialog import build_dialog as menu_dialog
-    from dialogs.otp.dialog import build_dialog as otp_dialog
-    from dialogs.password.dialog import build_dialog as password_dialog
-    from dialogs.recovery.dialog import build_dialog as recovery_dialog
-    from dialogs.signin.dialog import build_dialog as signin_dialog
-    from dialogs.status.dialog import build_dialog as status_dialog
 
     router = Router(name="dialogs")
     router.include_routers(

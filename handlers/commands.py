@@ -9,12 +9,13 @@ from aiogram.filters import Command, CommandStart
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 
+from dialogs.enrolment.status.states import ApplicationStatus
+from dialogs.identity.signin.states import SignIn
 from dialogs.menu.states import MainMenu
-from dialogs.signin.states import SignIn
-from dialogs.status.states import ApplicationStatus
 from handlers.errors import EXPIRED
-from services.auth import AuthService, CurrentUser
-from services.notify import OPEN_MENU, OPEN_STATUS
+from services.core.access import CurrentUser
+from services.core.notify import OPEN_MENU, OPEN_STATUS
+from services.identity.auth import AuthService
 
 SIGN_IN_FOR_STATUS = "Чтобы посмотреть статус заявки, войдите в учётную запись."
 

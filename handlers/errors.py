@@ -12,9 +12,9 @@ from aiogram.types import ErrorEvent
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, UnknownState
 
+from dialogs.identity.signin.states import SignIn
 from dialogs.menu.states import MainMenu
-from dialogs.signin.states import SignIn
-from services.errors import SessionRequired
+from services.core.errors import SessionRequired
 
 log = logging.getLogger(__name__)
 

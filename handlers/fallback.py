@@ -6,8 +6,8 @@ from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import DialogManager, ShowMode
 
-from dialogs.common import USE_BUTTONS
-from dialogs.guard import protect
+from dialogs.core.common import USE_BUTTONS
+from dialogs.core.guard import protect
 
 NOT_STARTED = "Чтобы начать, отправьте команду /start."
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from services.admin import AdminService, NewAccount
-from services.context import AppContext
-from services.gateways import RegistryRecord
+from services.core.context import AppContext
+from services.core.gateways import RegistryRecord
+from services.identity.admin import AdminService, NewAccount
 from storage.models import RegistryPerson
 from storage.uow import UnitOfWork
 
@@ -175,12 +175,12 @@ async def seed_demo(uow: UnitOfWork, ctx: AppContext) -> list[str]:
     admin = AdminService(uow, ctx, operator="seed-demo")
     created = []
     for person in DEMO_PEOPLE:
-        if await uow.accounts.find_by_login("phone", person.account.phone) is None:
+        if await uow.identity.accounts.find_by_login("phone", person.account.phone) is None:
             await admin.create_account(person.account)
             created.append(person.account.phone)
     for entry in DEMO_REGISTRY:
-        if await uow.registry.by_snils(entry.snils) is None:
-            await uow.registry.add(
+        if await uow.enrolment.registry.by_snils(entry.snils) is None:
+            await uow.enrolment.registry.add(
                 RegistryPerson(
                     snils=entry.snils,
                     last_name=entry.last_name,

@@ -10,26 +10,68 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from types import TracebackType
+from typing import get_type_hints
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from storage.repositories import (
+from storage.repositories.base import Repo
+from storage.repositories.core import AuditRepo, OutboxRepo
+from storage.repositories.enrolment import ApplicationRepo, DocumentRepo, RegistryRepo
+from storage.repositories.identity import (
     AccountRepo,
-    ApplicationRepo,
-    AuditRepo,
     BindingRepo,
-    DocumentRepo,
     LoginEventRepo,
-    MedicalRecordRepo,
     OtpRepo,
-    OutboxRepo,
-    RegistryRepo,
     SessionRepo,
 )
+from storage.repositories.record import MedicalRecordRepo
 
 log = logging.getLogger(__name__)
 
 Callback = Callable[[], Awaitable[None]]
+
+
+class RepoGroup:
+    """An area's repositories, made on first use from the annotations of a subclass.
+
+    A new repository is one annotated line in its area's group; nothing else
+    has to know about it.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    def __getattr__(self, name: str) -> Repo:
+        hints = get_type_hints(type(self))
+        repo_type = hints.get(name)
+        if not (isinstance(repo_type, type) and issubclass(repo_type, Repo)):
+            raise AttributeError(name)
+        repo = repo_type(self._session)
+        setattr(self, name, repo)
+        return repo
+
+
+class CoreRepos(RepoGroup):
+    audit: AuditRepo
+    outbox: OutboxRepo
+
+
+class IdentityRepos(RepoGroup):
+    accounts: AccountRepo
+    bindings: BindingRepo
+    sessions: SessionRepo
+    otp: OtpRepo
+    login_events: LoginEventRepo
+
+
+class EnrolmentRepos(RepoGroup):
+    applications: ApplicationRepo
+    documents: DocumentRepo
+    registry: RegistryRepo
+
+
+class RecordRepos(RepoGroup):
+    records: MedicalRecordRepo
 
 
 class UnitOfWork:
@@ -48,17 +90,10 @@ class UnitOfWork:
     async def __aenter__(self) -> UnitOfWork:
         self._session = self._factory()
         session = self._session
-        self.accounts = AccountRepo(session)
-        self.bindings = BindingRepo(session)
-        self.sessions = SessionRepo(session)
-        self.otp = OtpRepo(session)
-        self.login_events = LoginEventRepo(session)
-        self.audit = AuditRepo(session)
-        self.outbox = OutboxRepo(session)
-        self.applications = ApplicationRepo(session)
-        self.documents = DocumentRepo(session)
-        self.registry = RegistryRepo(session)
-        self.records = MedicalRecordRepo(session)
+        self.core = CoreRepos(session)
+        self.identity = IdentityRepos(session)
+        self.enrolment = EnrolmentRepos(session)
+        self.record = RecordRepos(session)
         self._after_commit, self._after_rollback = [], []
         return self
 

@@ -51,6 +51,9 @@ from storage.fsm import ping_redis
 from storage.migrate import upgrade
 from storage.uow import UnitOfWorkFactory
 
+# Fixtures that several suites use: services with a frozen clock, and the whole bot.
+pytest_plugins = ["tests.support.services", "tests.support.bot"]
+
 T = TypeVar("T")
 
 

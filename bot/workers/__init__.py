@@ -10,7 +10,7 @@ from aiogram import Bot
 from bot.app import Runtime
 from bot.workers.notifier import Notifier
 from bot.workers.processor import Processor
-from services.notify import chats_of
+from services.core.notify import chats_of
 
 log = logging.getLogger(__name__)
 

@@ -68,7 +68,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
-from services.gateways import Clock, SystemClock
+from services.core.gateways import Clock, SystemClock
 from storage.uow import UnitOfWorkFactory
 
 __all__ = ["Notifier"]
@@ -203,8 +203,8 @@ class Notifier:
             # Rows whose sender died mid-send become `unknown` first. The UPDATE also makes
             # this transaction a writer from its first statement, which SQLite needs to
             # wait for its lock rather than fail as a reader turned writer.
-            expired = await uow.outbox.expire_sending(now, EXPIRED_SENDING_ERROR)
-            rows = await uow.outbox.claim_due(now, claim, self._batch_size)
+            expired = await uow.core.outbox.expire_sending(now, EXPIRED_SENDING_ERROR)
+            rows = await uow.core.outbox.claim_due(now, claim, self._batch_size)
             seen: set[int] = set()
             for row in rows:
                 if row.chat_id in seen:
@@ -297,14 +297,14 @@ class Notifier:
         async with self._uow_factory() as uow:
             for claim in {j.claim for j in jobs}:
                 ids = [j.id for j in jobs if j.claim == claim]
-                await uow.outbox.release(ids, claimed_until=claim, due_at=due)
+                await uow.core.outbox.release(ids, claimed_until=claim, due_at=due)
             await uow.commit()
         log.info("notifier: paused %.1f s, gave back %d claimed rows", delay, len(jobs))
 
     async def _mark_sending(self, job: _Job) -> bool:
         try:
             async with self._uow_factory() as uow:
-                ok = await uow.outbox.start_sending(
+                ok = await uow.core.outbox.start_sending(
                     job.id, claimed_until=job.claim, lease_until=self._clock.now() + self._lease
                 )
                 await uow.commit()
@@ -471,11 +471,11 @@ class Notifier:
 
     async def _write(self, row_id: int, outcome: _Outcome) -> None:
         async with self._uow_factory() as uow:
-            await uow.outbox.set_state(row_id, outcome.values)
+            await uow.core.outbox.set_state(row_id, outcome.values)
             others = 0
             if outcome.chat_blocked:
-                await uow.bindings.mark_blocked_by_chat(outcome.chat_id, self._clock.now())
-                others = await uow.outbox.block_pending_for_chat(
+                await uow.identity.bindings.mark_blocked_by_chat(outcome.chat_id, self._clock.now())
+                others = await uow.core.outbox.block_pending_for_chat(
                     outcome.chat_id, outcome.error or "blocked"
                 )
             await uow.commit()

@@ -31,9 +31,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from services.context import AppContext
-from services.gateways import LocalRegistry, Registry
-from services.processing import ProcessingService
+from services.core.context import AppContext
+from services.core.gateways import LocalRegistry, Registry
+from services.enrolment.processing import ProcessingService
 from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 __all__ = ["Processor"]
@@ -119,7 +119,7 @@ class Processor:
         """Decide an application in work: read it, ask the registry, commit the decision.
 
         The registry is asked between two units of work, with no transaction
-        open (see services.processing).
+        open (see services.enrolment.processing).
         """
         async with self.uow_factory() as uow:
             service = self._service(uow)

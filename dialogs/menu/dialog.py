@@ -2,11 +2,11 @@ from aiogram_dialog import Dialog, Window
 from aiogram_dialog.widgets.kbd import Button, Start, SwitchTo
 from aiogram_dialog.widgets.text import Const, Format
 
-from dialogs.common import ERROR, buttons_only
+from dialogs.core.common import ERROR, buttons_only
+from dialogs.enrolment.status.states import ApplicationStatus
 from dialogs.menu import handlers
 from dialogs.menu.getters import history_getter, main_getter
 from dialogs.menu.states import MainMenu
-from dialogs.status.states import ApplicationStatus
 
 
 def build_dialog() -> Dialog:

@@ -4,7 +4,7 @@ from typing import Any
 
 from aiogram_dialog import DialogManager
 
-from dialogs.common import auth, current_user, local_time
+from dialogs.core.common import auth, current_user, local_time
 
 
 async def main_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:

@@ -4,10 +4,10 @@ from aiogram.types import CallbackQuery
 from aiogram_dialog import DialogManager, StartMode
 from aiogram_dialog.widgets.kbd import Button
 
-from dialogs.application.handlers import open_application
-from dialogs.common import auth, current_user, user_id
-from dialogs.password.states import ChangePassword
-from dialogs.signin.states import SignIn
+from dialogs.core.common import auth, current_user, user_id
+from dialogs.enrolment.application.handlers import open_application
+from dialogs.identity.password.states import ChangePassword
+from dialogs.identity.signin.states import SignIn
 
 
 async def on_application(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:

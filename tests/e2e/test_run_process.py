@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox import Sandbox, SandboxUser, serve_http
+from tgsandbox import Sandbox, SandboxUser, serve_http
 
 PASSWORD = "Demo-Passw0rd"
 
@@ -224,9 +224,9 @@ async def test_the_application_journey_with_workers_in_the_process(
     served: tuple[Sandbox, BotProcess],
 ) -> None:
     """Петров applies and the workers inside `run` process it and push every change."""
-    from services.application import FIELDS
     from services.demo import PETROV_APPLICATION
-    from tests.dialogs.conftest import png_bytes
+    from services.enrolment.application import FIELDS
+    from tests.support.bot import png_bytes
 
     sandbox, bot = served
     bot.env["PROCESSING_DELAY_SECONDS"] = "0"

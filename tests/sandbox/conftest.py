@@ -17,7 +17,7 @@ from aiogram.types import (
     ReplyKeyboardRemove,
 )
 
-from bot.sandbox import Sandbox
+from tgsandbox import Sandbox
 
 
 class FakeClock:

@@ -13,7 +13,7 @@ from aiogram_dialog.widgets.kbd import Back, Cancel, RequestContact, SwitchTo
 from aiogram_dialog.widgets.markup.reply_keyboard import ReplyKeyboardFactory
 from aiogram_dialog.widgets.text import Const, Format
 
-from bot.sandbox import Sandbox
+from tgsandbox import Sandbox
 
 
 class Menu(StatesGroup):

@@ -30,7 +30,7 @@ from aiogram.types import (
     Message,
 )
 
-from bot.sandbox import FloodLimits, Sandbox, SandboxHTTPServer, serve_http
+from tgsandbox import FloodLimits, Sandbox, SandboxHTTPServer, serve_http
 
 
 @pytest.fixture

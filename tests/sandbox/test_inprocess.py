@@ -9,7 +9,7 @@ import pytest
 from aiogram import Bot, Dispatcher
 from PIL import Image
 
-from bot.sandbox import Sandbox, SandboxSession
+from tgsandbox import Sandbox, SandboxSession
 
 pytestmark = pytest.mark.usefixtures("app")
 
@@ -259,7 +259,7 @@ async def test_fs_input_file_and_download_to_path(sandbox: Sandbox, bot: Bot, tm
 
 
 async def test_attach_refuses_a_bot_that_talks_to_telegram(sandbox: Sandbox) -> None:
-    from bot.sandbox import SandboxError
+    from tgsandbox import SandboxError
 
     real = Bot(sandbox.token)
     try:

@@ -6,7 +6,7 @@ import pytest
 from aiogram import Bot
 from aiogram.exceptions import TelegramNetworkError, TelegramRetryAfter
 
-from bot.sandbox import FloodLimits, Sandbox
+from tgsandbox import FloodLimits, Sandbox
 
 from .conftest import FakeClock
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.sandbox.errors import ApiError
-from bot.sandbox.markup import format_text, parse_html, parse_markdown, parse_markdown_v2
+from tgsandbox.errors import ApiError
+from tgsandbox.markup import format_text, parse_html, parse_markdown, parse_markdown_v2
 
 
 def html_error(text: str) -> str:

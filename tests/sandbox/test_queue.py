@@ -8,7 +8,7 @@ import pytest
 from aiogram import Bot, Dispatcher, F
 from aiogram.types import BotCommand, BotCommandScopeChat, Message
 
-from bot.sandbox import Sandbox
+from tgsandbox import Sandbox
 
 
 async def test_polling_through_sandbox_session(sandbox: Sandbox, bot: Bot) -> None:

@@ -23,7 +23,7 @@ from aiogram.types import (
     URLInputFile,
 )
 
-from bot.sandbox import ApiError, Sandbox, SandboxUser, UnsupportedMethodError
+from tgsandbox import ApiError, Sandbox, SandboxUser, UnsupportedMethodError
 
 from .conftest import FakeClock
 

@@ -20,7 +20,7 @@ class Boom(Exception):
 
 async def _write_change(uow: UnitOfWork, phone: str) -> None:
     """A change with its audit row and its notification, as services write them."""
-    account = await uow.accounts.add(
+    account = await uow.identity.accounts.add(
         Account(
             phone=phone,
             last_name="Смирнова",
@@ -29,7 +29,7 @@ async def _write_change(uow: UnitOfWork, phone: str) -> None:
             created_at=NOW,
         )
     )
-    await uow.audit.append(
+    await uow.core.audit.append(
         AuditEntry(
             at=NOW,
             actor="patient",
@@ -39,7 +39,7 @@ async def _write_change(uow: UnitOfWork, phone: str) -> None:
             details={},
         )
     )
-    await uow.outbox.add(
+    await uow.core.outbox.add(
         OutboxMessage(chat_id=1, text="Добро пожаловать", kind="notice", created_at=NOW, due_at=NOW)
     )
     await uow.flush()
@@ -98,11 +98,11 @@ async def test_database_errors_do_not_carry_personal_data(
         )
 
     async with sqlite_uow_factory() as uow:
-        await uow.accounts.add(account())
+        await uow.identity.accounts.add(account())
         await uow.commit()
     async with sqlite_uow_factory() as uow:
         try:
-            await uow.accounts.add(account())
+            await uow.identity.accounts.add(account())
         except IntegrityError as exc:
             message = str(exc)
         else:

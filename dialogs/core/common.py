@@ -1,0 +1,204 @@
+"""Helpers every flow shares: reaching services, showing errors, reading input."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from aiogram.types import Message
+from aiogram_dialog import DialogManager, ShowMode
+from aiogram_dialog.widgets.input import MessageInput
+from aiogram_dialog.widgets.text import Format
+
+from services.core.access import CurrentUser
+from services.core.context import AppContext
+from services.core.errors import DomainError, SessionRequired
+from services.enrolment.application import ApplicationService
+from services.enrolment.documents import DocumentService
+from services.identity.auth import AuthService
+
+log = logging.getLogger(__name__)
+
+MOSCOW = ZoneInfo("Europe/Moscow")
+# No answer in any form needs more; Telegram itself stops at 4096 characters.
+MAX_TEXT = 1000
+# Telegram's limit for the text of one message (in UTF-16 code units).
+MAX_MESSAGE = 4096
+
+
+def _error_here(data: dict[str, Any], _widget: Any, manager: DialogManager) -> bool:
+    dialog_data = data["dialog_data"]
+    return bool(dialog_data.get("error")) and dialog_data.get("error_state") == _state(manager)
+
+
+def _state(manager: DialogManager) -> str | None:
+    return manager.current_context().state.state
+
+
+# Shown under the question when the last answer in this window was not accepted.
+ERROR = Format("\n⚠️ {dialog_data[error]}", when=_error_here)
+USE_BUTTONS = "Пожалуйста, воспользуйтесь кнопками под сообщением."
+
+NOT_TEXT = "Здесь нужен ответ текстом. Пожалуйста, напишите его сообщением."
+TOO_LONG = "Сообщение слишком длинное. Пожалуйста, напишите короче."
+UNKNOWN_COMMAND = (
+    "Такой команды нет. Ответьте на вопрос выше или воспользуйтесь командами /menu и /logout."
+)
+
+
+def ctx(manager: DialogManager) -> AppContext:
+    context: AppContext = manager.middleware_data["ctx"]
+    return context
+
+
+def auth(manager: DialogManager) -> AuthService:
+    return AuthService(manager.middleware_data["uow"], ctx(manager))
+
+
+def applications(manager: DialogManager) -> ApplicationService:
+    return ApplicationService(manager.middleware_data["uow"], ctx(manager))
+
+
+def documents(manager: DialogManager) -> DocumentService:
+    return DocumentService(manager.middleware_data["uow"], ctx(manager))
+
+
+def user_id(manager: DialogManager) -> int:
+    user = manager.event.from_user  # type: ignore[union-attr]
+    assert user is not None
+    return int(user.id)
+
+
+def chat_id(manager: DialogManager) -> int:
+    chat = manager.middleware_data.get("event_chat")
+    return int(chat.id) if chat is not None else user_id(manager)
+
+
+def current_user(manager: DialogManager) -> CurrentUser:
+    """The signed-in person, checked at this moment; otherwise ask to sign in."""
+    user: CurrentUser | None = manager.middleware_data.get("current_user")
+    if user is None:
+        raise SessionRequired("Чтобы продолжить, войдите в учётную запись.")
+    return user
+
+
+def set_error(manager: DialogManager, text: str) -> None:
+    """Show `text` in the current window (and only there) until the next answer."""
+    manager.dialog_data["error"] = text
+    manager.dialog_data["error_state"] = _state(manager)
+
+
+def clear_error(manager: DialogManager) -> None:
+    manager.dialog_data.pop("error", None)
+    manager.dialog_data.pop("error_state", None)
+
+
+def buttons_only() -> MessageInput:
+    """For windows that ask for a button: any message gets a hint and the window again."""
+
+    async def handler(message: Message, _widget: Any, manager: DialogManager) -> None:
+        set_error(manager, USE_BUTTONS)
+
+    return MessageInput(handler)
+
+
+def local_time(moment: datetime) -> str:
+    return moment.astimezone(MOSCOW).strftime("%d.%m.%Y %H:%M")
+
+
+def text_length(text: str) -> int:
+    """The length as Telegram counts it (UTF-16 code units)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters (Telegram's count), marked with «…»."""
+    if text_length(text) <= limit:
+        return text
+    cut = text[:limit]
+    while text_length(cut) > limit - 1:
+        cut = cut[:-1]
+    return cut.rstrip() + "…"
+
+
+def split_pages(text: str, limit: int) -> list[str]:
+    """Split a long text into pages of at most `limit`, at paragraph breaks when possible."""
+    pages: list[str] = []
+    current = ""
+    for paragraph in text.split("\n\n"):
+        candidate = f"{current}\n\n{paragraph}" if current else paragraph
+        if text_length(candidate) <= limit:
+            current = candidate
+            continue
+        if current:
+            pages.append(current)
+        while text_length(paragraph) > limit:
+            head = clip(paragraph, limit)[:-1]
+            pages.append(head)
+            paragraph = paragraph[len(head) :].lstrip()
+        current = paragraph
+    if current or not pages:
+        pages.append(current)
+    return pages
+
+
+TextHandler = Callable[[Message, DialogManager, str], Awaitable[None]]
+
+
+def text_input(
+    on_text: TextHandler, *, secret: bool = False, id: str | None = None
+) -> MessageInput:
+    """An input that takes text and refuses anything else with a Russian explanation.
+
+    A domain error raised by `on_text` is shown in the same window and the
+    question is asked again; what was entered in earlier steps stays. With
+    `secret`, the person's message is deleted at once, before anything else.
+    """
+
+    async def handler(message: Message, _widget: Any, manager: DialogManager) -> None:
+        if secret:
+            await _delete_quietly(message)
+            # The person's message is gone, so the window is the last message again.
+            manager.show_mode = ShowMode.EDIT
+        text = message.text
+        if text is None:
+            set_error(manager, NOT_TEXT)
+            return
+        if len(text) > MAX_TEXT:
+            set_error(manager, TOO_LONG)
+            return
+        if text.startswith("/") and not secret:
+            set_error(manager, UNKNOWN_COMMAND)
+            return
+        clear_error(manager)
+        try:
+            await on_text(message, manager, text)
+        except DomainError as exc:
+            if isinstance(exc, SessionRequired):
+                raise
+            set_error(manager, exc.message)
+
+    return MessageInput(handler, id=id)
+
+
+async def _delete_quietly(message: Message) -> None:
+    try:
+        await message.delete()
+    except Exception:  # the message may already be gone; never echo or log its text
+        log.warning("could not delete a secret message %s", message.message_id)
+
+
+async def guarded(manager: DialogManager, action: Callable[[], Awaitable[None]]) -> bool:
+    """Run a button's action; a domain error is shown in the window. True on success."""
+    clear_error(manager)
+    try:
+        await action()
+    except DomainError as exc:
+        if isinstance(exc, SessionRequired):
+            raise
+        set_error(manager, exc.message)
+        return False
+    return True

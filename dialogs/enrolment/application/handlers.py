@@ -1,0 +1,224 @@
+"""What each answer or button of the form does, written through ApplicationService.
+
+A wrong value raises a domain error whose message is shown in the same window
+with the same question (``text_input`` and ``guarded``); nothing answered
+before is lost, as every accepted answer is already in the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiogram.types import CallbackQuery, Message
+from aiogram_dialog import DialogManager, ShowMode, StartMode
+from aiogram_dialog.widgets.kbd import Button
+
+from dialogs.core.common import applications, clear_error, current_user, guarded
+from dialogs.core.otp.states import Otp
+from dialogs.enrolment.application.getters import FIELD_BY_NAME, FIELD_INDEX
+from dialogs.enrolment.application.states import ApplicationForm
+from dialogs.enrolment.status.states import ApplicationStatus
+from dialogs.menu.states import MainMenu
+from services.enrolment.application import FIELDS, SUBMIT_PURPOSE, DraftView
+
+ALREADY_SENT = (
+    "Ваше заявление уже отправлено на проверку. Новое заявление можно подать после "
+    "решения по этому."
+)
+NEEDS_FIX = (
+    "По вашему заявлению требуются исправления. Исправьте его и отправьте снова — "
+    "новое заявление подавать не нужно."
+)
+
+
+async def open_application(
+    manager: DialogManager,
+    *,
+    mode: StartMode = StartMode.NORMAL,
+    show_mode: ShowMode | None = None,
+) -> None:
+    """«Заявление на ЭМК»: the form of the draft, or the status when one was sent.
+
+    A person has one application in progress: once it is sent, the status
+    screen stands in for the form until it is decided.
+    """
+    view = await applications(manager).draft(current_user(manager))
+    if view.status == "draft":
+        await manager.start(ApplicationForm.field, mode=mode, show_mode=show_mode)
+        return
+    notice = NEEDS_FIX if view.status == "needs_fix" else ALREADY_SENT
+    await manager.start(
+        ApplicationStatus.main, data={"notice": notice}, mode=mode, show_mode=show_mode
+    )
+
+
+# -- moving through the form ------------------------------------------------------
+
+
+async def _ask(manager: DialogManager, name: str) -> None:
+    """Show the question of field `name`."""
+    manager.dialog_data["field"] = name
+    if FIELD_BY_NAME[name].kind == "consent":
+        manager.dialog_data["consent_page"] = 0
+        await manager.switch_to(ApplicationForm.consent)
+    else:
+        await manager.switch_to(ApplicationForm.field)
+
+
+async def _review(manager: DialogManager) -> None:
+    for key in ("editing", "notice", "field"):
+        manager.dialog_data.pop(key, None)
+    await manager.switch_to(ApplicationForm.review)
+
+
+async def _after_answer(manager: DialogManager, view: DraftView) -> None:
+    """After an accepted answer: the next question, or back to the review."""
+    if view.notice:
+        manager.dialog_data["notice"] = view.notice
+    else:
+        manager.dialog_data.pop("notice", None)
+    if view.notice and view.next_field:
+        # A change voided another answer (e.g. the passport's issue date): ask it now.
+        await _ask(manager, view.next_field)
+    elif manager.dialog_data.get("editing") or view.next_field is None:
+        await _review(manager)
+    else:
+        await _ask(manager, view.next_field)
+
+
+async def _answer(manager: DialogManager, action: Callable[[], Awaitable[DraftView]]) -> None:
+    """Run a button's answer; an error stays in the window, success moves on."""
+    answered: list[DraftView] = []
+
+    async def run() -> None:
+        answered.append(await action())
+
+    if await guarded(manager, run):
+        await _after_answer(manager, answered[0])
+
+
+async def _field(manager: DialogManager) -> str:
+    """The field being asked (the first unanswered one if the window lost track)."""
+    name = manager.dialog_data.get("field")
+    if name in FIELD_BY_NAME:
+        return str(name)
+    view = await applications(manager).draft(current_user(manager))
+    name = view.next_field or FIELDS[0].name
+    manager.dialog_data["field"] = name
+    return name
+
+
+async def on_start(start_data: Any, manager: DialogManager) -> None:
+    view = await applications(manager).draft(current_user(manager))
+    to_review = isinstance(start_data, dict) and start_data.get("review")
+    if to_review or view.next_field is None or view.status != "draft":
+        await _review(manager)
+    else:
+        await _ask(manager, view.next_field)
+
+
+async def on_text(message: Message, manager: DialogManager, text: str) -> None:
+    name = await _field(manager)
+    service = applications(manager)
+    view = await service.set_field(current_user(manager), name, text)
+    await _after_answer(manager, view)
+
+
+async def on_choice(_c: CallbackQuery, _w: Any, manager: DialogManager, key: str) -> None:
+    name = await _field(manager)
+    user = current_user(manager)
+    await _answer(manager, lambda: applications(manager).set_field(user, name, key))
+
+
+async def on_skip(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    name = await _field(manager)
+    await _answer(manager, lambda: applications(manager).skip_field(current_user(manager), name))
+
+
+async def on_account_phone(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    await _answer(manager, lambda: applications(manager).use_account_phone(current_user(manager)))
+
+
+async def on_consent(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    await _answer(manager, lambda: applications(manager).accept_consent(current_user(manager)))
+
+
+async def on_consent_page(_c: CallbackQuery, button: Button, manager: DialogManager) -> None:
+    step = 1 if button.widget_id == "consent_next" else -1
+    manager.dialog_data["consent_page"] = max(0, manager.dialog_data.get("consent_page", 0) + step)
+
+
+async def on_back(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    """The previous question of the form (its answer can be changed there)."""
+    clear_error(manager)
+    manager.dialog_data.pop("notice", None)
+    index = FIELD_INDEX.get(str(manager.dialog_data.get("field")), 0)
+    await _ask(manager, FIELDS[max(index - 1, 0)].name)
+
+
+async def on_to_review(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    clear_error(manager)
+    await _review(manager)
+
+
+async def on_edit(_c: CallbackQuery, _w: Any, manager: DialogManager, name: str) -> None:
+    if name not in FIELD_BY_NAME:  # a stale or forged button
+        return
+    clear_error(manager)
+    manager.dialog_data.pop("notice", None)
+    manager.dialog_data["editing"] = True
+    await _ask(manager, name)
+
+
+async def on_to_menu(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    # The draft is in the database: «Заявление на ЭМК» continues it later.
+    await manager.start(MainMenu.main, mode=StartMode.RESET_STACK)
+
+
+async def on_to_status(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    await manager.start(ApplicationStatus.main, mode=StartMode.RESET_STACK)
+
+
+# -- submitting ---------------------------------------------------------------------
+
+
+async def on_submit(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    """Check that nothing is missing, then confirm the sending with a code by SMS."""
+    user = current_user(manager)
+    refs: list[str] = []
+
+    async def prepare() -> None:
+        refs.append(await applications(manager).prepare_submit(user))
+
+    if not await guarded(manager, prepare):
+        return
+    manager.dialog_data["action_ref"] = refs[0]
+    # An authenticator code can't confirm a submission: the code goes by SMS
+    # (or, without the phone at hand, by e-mail).
+    await manager.start(
+        Otp.code,
+        data={
+            "account_id": user.account_id,
+            "purpose": SUBMIT_PURPOSE,
+            "channel": "sms",
+            "action_ref": refs[0],
+            "can_use_email": True,
+        },
+    )
+
+
+async def on_result(_start_data: Any, result: Any, manager: DialogManager) -> None:
+    """A sub-dialog ended: after a confirmed code, send the application."""
+    action_ref = manager.dialog_data.pop("action_ref", None)
+    if not (isinstance(result, dict) and result.get("confirmed")) or action_ref is None:
+        return  # the documents' list or a cancelled code: the review shows again
+    numbers: list[str] = []
+
+    async def submit() -> None:
+        sent = await applications(manager).submit(current_user(manager), action_ref)
+        numbers.append(sent.number)
+
+    if await guarded(manager, submit):
+        manager.dialog_data["number"] = numbers[0]
+        await manager.switch_to(ApplicationForm.accepted)

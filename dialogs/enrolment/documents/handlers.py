@@ -1,0 +1,111 @@
+"""What the document windows do: choose a slot, take a file, hand it to DocumentService.
+
+A file is refused by the size Telegram declares before it is downloaded; the
+content is judged by the service. A refusal is shown in the same window and
+the slot stays as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from aiogram.exceptions import TelegramAPIError
+from aiogram.types import CallbackQuery, Document, Message, PhotoSize
+from aiogram_dialog import DialogManager
+from aiogram_dialog.widgets.kbd import Button
+from aiohttp import ClientError
+
+from dialogs.core.common import clear_error, current_user, documents, guarded, set_error
+from dialogs.enrolment.documents.getters import SLOT_LABEL, file_summary
+from dialogs.enrolment.documents.states import ApplicationDocuments
+from services.core.errors import DomainError, SessionRequired
+
+log = logging.getLogger(__name__)
+
+NOT_A_FILE = (
+    "Здесь нужен документ: пришлите файл или фотографию (JPG, PNG или PDF до 5 МБ). "
+    "Чтобы вернуться к списку, нажмите «К списку документов»."
+)
+DOWNLOAD_FAILED = "Не получилось получить файл от Telegram. Пришлите его ещё раз."
+
+
+class _DownloadFailed(DomainError):
+    pass
+
+
+async def on_slot(_c: CallbackQuery, _w: Any, manager: DialogManager, slot: str) -> None:
+    if slot not in SLOT_LABEL:  # a stale or forged button
+        return
+    clear_error(manager)
+    manager.dialog_data.pop("result", None)
+    manager.dialog_data["slot"] = slot
+    await manager.switch_to(ApplicationDocuments.upload)
+
+
+async def on_to_slots(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    clear_error(manager)
+    await manager.switch_to(ApplicationDocuments.slots)
+
+
+async def on_done(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    await manager.done()
+
+
+async def on_remove(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    slot = manager.dialog_data["slot"]
+
+    async def remove() -> None:
+        await documents(manager).remove(current_user(manager), slot)
+
+    if await guarded(manager, remove):
+        manager.dialog_data["result"] = f"Документ «{SLOT_LABEL[slot]}» удалён."
+        await manager.switch_to(ApplicationDocuments.slots)
+
+
+def _attachment(message: Message) -> tuple[Document | PhotoSize, str | None]:
+    """The file of the message and its name; the largest size of a photo."""
+    if message.document is not None:
+        return message.document, message.document.file_name
+    assert message.photo
+    return message.photo[-1], None
+
+
+async def _download(message: Message, item: Document | PhotoSize) -> bytes:
+    assert message.bot is not None
+    try:
+        stream = await message.bot.download(item)
+    except (TelegramAPIError, ClientError, TimeoutError) as exc:
+        log.warning("could not download a document: %s", type(exc).__name__)
+        raise _DownloadFailed(DOWNLOAD_FAILED) from None
+    assert stream is not None
+    return stream.read()
+
+
+async def on_file(message: Message, _widget: Any, manager: DialogManager) -> None:
+    clear_error(manager)
+    user = current_user(manager)
+    slot = manager.dialog_data["slot"]
+    service = documents(manager)
+    item, file_name = _attachment(message)
+    try:
+        service.check_declared_size(item.file_size)
+        data = await _download(message, item)
+        result = await service.upload(user, slot, data, file_name)
+    except DomainError as exc:
+        if isinstance(exc, SessionRequired):
+            raise
+        set_error(manager, exc.message)
+        return
+    lines = [f"Документ «{result.label}» принят: {file_summary(result.kind, result.size)}."]
+    if result.duplicate_of_label:
+        lines.append(
+            f"Это тот же файл, что и в разделе «{result.duplicate_of_label}». Если это ошибка, "
+            "пришлите в один из разделов нужный документ."
+        )
+    manager.dialog_data["result"] = "\n".join(lines)
+    await manager.switch_to(ApplicationDocuments.slots)
+
+
+async def on_not_file(message: Message, _widget: Any, manager: DialogManager) -> None:
+    set_error(manager, NOT_A_FILE)

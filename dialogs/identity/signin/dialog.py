@@ -1,0 +1,80 @@
+from aiogram.enums import ContentType
+from aiogram_dialog import Dialog, Window
+from aiogram_dialog.widgets.input import MessageInput
+from aiogram_dialog.widgets.kbd import Button, RequestContact, Row, SwitchTo
+from aiogram_dialog.widgets.markup.reply_keyboard import ReplyKeyboardFactory
+from aiogram_dialog.widgets.text import Const
+
+from dialogs.core.common import ERROR, buttons_only, text_input
+from dialogs.identity.signin import handlers
+from dialogs.identity.signin.states import SignIn
+from services.identity.auth import LOCKED_MESSAGE
+
+
+def build_dialog() -> Dialog:
+    return Dialog(
+        Window(
+            Const(
+                "Здравствуйте! Это бот электронной медицинской карты (ЭМК) портала Госуслуг.\n\n"
+                "Здесь можно открыть медицинскую карту, следить за заявкой, смотреть результаты "
+                "анализов, записываться к врачу и задавать вопросы врачу. Для начала войдите в "
+                "учётную запись Госуслуг."
+            ),
+            SwitchTo(Const("Войти через Госуслуги"), id="to_login", state=SignIn.login),
+            ERROR,
+            buttons_only(),
+            state=SignIn.welcome,
+        ),
+        Window(
+            Const(
+                "Вход через Госуслуги\n\nВведите логин от Госуслуг: номер телефона, электронную "
+                "почту или СНИЛС."
+            ),
+            ERROR,
+            text_input(handlers.on_login),
+            Button(Const("Восстановить доступ"), id="recover", on_click=handlers.on_recover),
+            state=SignIn.login,
+        ),
+        Window(
+            Const(
+                "Введите пароль от Госуслуг.\n\nСообщение с паролем будет сразу удалено из чата."
+            ),
+            ERROR,
+            text_input(handlers.on_password, secret=True),
+            Row(
+                Button(Const("Другой логин"), id="other_login", on_click=handlers.on_other_login),
+                Button(Const("Забыли пароль?"), id="forgot", on_click=handlers.on_recover),
+            ),
+            state=SignIn.password,
+        ),
+        Window(
+            Const(
+                "Это первый вход с этого аккаунта Telegram. Подтвердите, что номер телефона "
+                "учётной записи ваш: нажмите кнопку «Поделиться номером» внизу экрана."
+            ),
+            ERROR,
+            MessageInput(handlers.on_contact, content_types=[ContentType.CONTACT]),
+            MessageInput(handlers.on_phone_other),
+            RequestContact(Const("📱 Поделиться номером")),
+            markup_factory=ReplyKeyboardFactory(resize_keyboard=True, one_time_keyboard=True),
+            state=SignIn.phone,
+        ),
+        Window(
+            Const("Пароль верный. Как вы хотите получить код подтверждения?"),
+            ERROR,
+            Button(Const("Код из SMS"), id="sms", on_click=handlers.on_sms),
+            Button(Const("Код из приложения"), id="app", on_click=handlers.on_app),
+            Button(Const("Другой логин"), id="other_login2", on_click=handlers.on_other_login),
+            buttons_only(),
+            state=SignIn.factor,
+        ),
+        Window(
+            Const(LOCKED_MESSAGE),
+            Button(Const("Восстановить доступ"), id="recover2", on_click=handlers.on_recover),
+            Button(Const("Другой логин"), id="other_login3", on_click=handlers.on_other_login),
+            ERROR,
+            buttons_only(),
+            state=SignIn.locked,
+        ),
+        on_process_result=handlers.on_code_result,
+    )

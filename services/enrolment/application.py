@@ -1,0 +1,845 @@
+"""The application to open the ЭМК: the form, the review, the submission and the status.
+
+The form is answered one field at a time (``FIELDS``, in order). Every value
+is checked as it is entered; a wrong one raises ValidationError with the
+message to show, and nothing already answered is lost. The draft lives in the
+database, so leaving, coming back or a restart continues where it was. A
+person has at most one application in progress (draft, accepted, in work,
+needs corrections): the database guarantees it with a partial unique index.
+
+Submitting is bound to a one-time code: ``prepare_submit`` returns an
+``action_ref`` naming this exact version of the application (every change of
+a field or a document bumps ``revision``), the code is issued and verified for
+that ``action_ref`` (purpose ``application_submit``), and ``submit`` checks both
+that a code for it was confirmed and that the application did not change since.
+
+Wait estimate (``StatusView.eta_minutes``): the mean time from «В работе» to
+the decision over the last ``PACE_SAMPLE`` decided applications — or, before
+there is any, ``ctx.processing_delay_seconds`` — times the applications ahead
+plus this one; for an application in work, that mean minus the time it has
+been in work. Rounded up to whole minutes, at least 1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal, NamedTuple
+from zoneinfo import ZoneInfo
+
+import phonenumbers
+
+from services.core import audit, notify
+from services.core.access import CurrentUser
+from services.core.consent import CONSENT_VERSION, consent_text
+from services.core.context import AppContext
+from services.core.errors import DomainError, NotFoundError, ValidationError
+from services.core.validators import (
+    PASSPORT_MIN_AGE_YEARS,
+    add_years,
+    format_snils,
+    normalize_phone,
+    normalize_snils,
+    validate_address,
+    validate_birth_date,
+    validate_comment,
+    validate_division_code,
+    validate_email,
+    validate_full_name,
+    validate_inn,
+    validate_issued_by,
+    validate_passport_issue_date,
+    validate_passport_number,
+    validate_passport_series,
+    validate_policy_end_date,
+    validate_policy_number,
+)
+from services.enrolment.documents import SlotView, missing_required, slot_views
+from storage.models import Account, Application, ApplicationDocument, ApplicationStatusEvent
+from storage.uow import UnitOfWork
+
+__all__ = [
+    "FIELDS",
+    "STATUS_TEXT",
+    "ApplicationService",
+    "DraftView",
+    "FieldSpec",
+    "HistoryEntry",
+    "ReviewView",
+    "StatusView",
+    "SubmitResult",
+    "record_status",
+]
+
+MSK = ZoneInfo("Europe/Moscow")
+
+STATUS_TEXT = {
+    "draft": "Черновик",
+    "accepted": "Заявка принята",
+    "in_work": "В работе",
+    "opened": "Карта открыта",
+    "needs_fix": "Требуются исправления",
+    "rejected": "Отказано",
+}
+EDITABLE_STATUSES = ("draft", "needs_fix")
+WAITING_STATUSES = ("accepted", "in_work")
+SUBMIT_PURPOSE = "application_submit"
+PACE_SAMPLE = 20
+NOT_GIVEN = "Не указано"
+NOT_FILLED = "Не заполнено"
+
+FieldKind = Literal["text", "choice", "consent"]
+
+SEX_CHOICES = (("male", "Мужской"), ("female", "Женский"))
+KIND_CHOICES = (("new", "Новая карта"), ("update", "Обновление данных"))
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    name: str
+    label: str
+    question: str
+    optional: bool = False
+    kind: FieldKind = "text"
+    choices: tuple[tuple[str, str], ...] = ()
+
+
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec(
+        "full_name",
+        "Фамилия, имя, отчество",
+        "Введите фамилию, имя и отчество через пробел, как в паспорте. Если отчества нет, "
+        "введите фамилию и имя. Например: Петров Сергей Иванович.",
+    ),
+    FieldSpec(
+        "birth_date",
+        "Дата рождения",
+        "Введите дату рождения в формате ДД.ММ.ГГГГ, например 05.03.1990.",
+    ),
+    FieldSpec("sex", "Пол", "Укажите ваш пол.", kind="choice", choices=SEX_CHOICES),
+    FieldSpec(
+        "snils",
+        "СНИЛС",
+        "Введите СНИЛС — 11 цифр, например 123-456-789 64.",
+    ),
+    FieldSpec(
+        "policy_number",
+        "Номер полиса ОМС",
+        "Введите номер полиса ОМС — 16 цифр, например 1234 5678 9012 3456.",
+    ),
+    FieldSpec(
+        "policy_end",
+        "Полис ОМС действует до",
+        "Введите дату окончания действия полиса ОМС в формате ДД.ММ.ГГГГ, например 31.12.2030.",
+    ),
+    FieldSpec(
+        "passport_series",
+        "Серия паспорта",
+        "Введите серию паспорта — 4 цифры, например 45 08.",
+    ),
+    FieldSpec(
+        "passport_number",
+        "Номер паспорта",
+        "Введите номер паспорта — 6 цифр, например 123456.",
+    ),
+    FieldSpec(
+        "passport_issue_date",
+        "Дата выдачи паспорта",
+        "Введите дату выдачи паспорта в формате ДД.ММ.ГГГГ, например 20.07.2005.",
+    ),
+    FieldSpec(
+        "passport_division_code",
+        "Код подразделения",
+        "Введите код подразделения, выдавшего паспорт, — 6 цифр в формате 000-000, "
+        "например 770-001.",
+    ),
+    FieldSpec(
+        "passport_issued_by",
+        "Кем выдан паспорт",
+        "Введите, кем выдан паспорт, как в документе, например: ГУ МВД России по г. Москве.",
+    ),
+    FieldSpec(
+        "inn",
+        "ИНН",
+        "Введите ИНН — 12 цифр, например 500100732259. Это необязательно: поле можно пропустить.",
+        optional=True,
+    ),
+    FieldSpec(
+        "address",
+        "Адрес регистрации",
+        "Введите адрес регистрации, как в паспорте, например: г. Москва, ул. Тверская, "
+        "д. 1, кв. 5.",
+    ),
+    FieldSpec(
+        "phone",
+        "Контактный телефон",
+        "Введите контактный телефон, например +7 999 000-00-01, или выберите номер "
+        "из учётной записи.",
+    ),
+    FieldSpec(
+        "email",
+        "Электронная почта",
+        "Введите адрес электронной почты, например name@example.ru. Это необязательно: "
+        "поле можно пропустить.",
+        optional=True,
+    ),
+    FieldSpec(
+        "kind",
+        "Тип обращения",
+        "Выберите тип обращения: новая карта, если карты у вас ещё нет, или обновление "
+        "данных в уже открытой карте.",
+        kind="choice",
+        choices=KIND_CHOICES,
+    ),
+    FieldSpec(
+        "comment",
+        "Комментарий",
+        "Если хотите, напишите комментарий к заявлению (до 1000 символов). Это необязательно: "
+        "поле можно пропустить.",
+        optional=True,
+    ),
+    FieldSpec(
+        "consent",
+        "Согласие на обработку данных",
+        "Прочитайте согласие на обработку персональных данных, включая сведения о состоянии "
+        "здоровья. Чтобы продолжить, подтвердите согласие.",
+        kind="consent",
+    ),
+)
+FIELD_BY_NAME = {spec.name: spec for spec in FIELDS}
+
+# The columns each field writes (the full name fills three).
+_COLUMNS: dict[str, tuple[str, ...]] = {
+    spec.name: (spec.name,) for spec in FIELDS if spec.name not in ("full_name", "consent")
+}
+_COLUMNS["full_name"] = ("last_name", "first_name", "middle_name")
+_COLUMNS["consent"] = ("consent_version", "consent_at")
+
+MSG_NOT_EDITABLE = (
+    "Заявление уже отправлено, изменить его сейчас нельзя. Дождитесь результата проверки: "
+    "если потребуются исправления, мы сообщим."
+)
+MSG_NOT_OPTIONAL = "Это поле обязательное, пропустить его нельзя."
+MSG_CHANGED = (
+    "Заявление изменилось после того, как вы запросили код. Проверьте данные и подтвердите "
+    "отправку ещё раз новым кодом."
+)
+MSG_NOT_CONFIRMED = "Подтвердите отправку заявления одноразовым кодом."
+MSG_NO_APPLICATION = "Заявление не найдено. Откройте его заново из главного меню."
+MSG_POLICY_EXPIRED = (
+    "Срок действия полиса ОМС истёк — полис не действует. Укажите дату окончания "
+    "действующего полиса."
+)
+MSG_ISSUE_DATE_CLEARED = (
+    "С новой датой рождения дата выдачи паспорта приходится раньше 14-летия. "
+    "Укажите дату выдачи паспорта ещё раз."
+)
+
+
+@dataclass(frozen=True)
+class DraftView:
+    application_id: int
+    number: str | None
+    status: str
+    values: dict[str, str]  # display strings of the answered fields
+    next_field: str | None  # the first field not answered yet, in FIELDS order
+    complete: bool
+    phone_default: str  # the account's phone, E.164
+    # Something the person should know about the last change (shown once).
+    notice: str | None = None
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    number: str | None
+    rows: list[tuple[str, str, str]]  # (field name, label, display value)
+    missing_fields: list[str]  # labels
+    documents: list[SlotView]
+    missing_documents: list[str]  # labels
+    can_submit: bool
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    number: str
+    status_text: str
+
+
+class HistoryEntry(NamedTuple):
+    status_text: str
+    at: datetime
+    reasons: list[str]
+
+
+@dataclass(frozen=True)
+class StatusView:
+    application_id: int
+    number: str | None
+    status: str
+    status_text: str
+    submitted_at: datetime | None
+    history: list[HistoryEntry]
+    reasons: list[str]  # the reasons of the current status (corrections, refusal)
+    queue_ahead: int | None  # while it waits
+    eta_minutes: int | None  # while it waits
+    can_fix: bool
+
+
+# -- display ------------------------------------------------------------------
+
+
+def _date(value: date) -> str:
+    return value.strftime("%d.%m.%Y")
+
+
+def format_moment(value: datetime) -> str:
+    """A moment as people in Russia read it: Moscow time, «26.11.2026 12:00 (МСК)»."""
+    return value.astimezone(MSK).strftime("%d.%m.%Y %H:%M") + " (МСК)"
+
+
+def _phone(value: str) -> str:
+    try:
+        number = phonenumbers.parse(value, None)
+    except phonenumbers.NumberParseException:
+        return value
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+
+
+def _choice_label(spec: FieldSpec, key: str | None) -> str | None:
+    return next((label for k, label in spec.choices if k == key), None)
+
+
+def _display(application: Application, spec: FieldSpec) -> str | None:
+    """The field's value as the person reads it; None when it has no value."""
+    a = application
+    match spec.name:
+        case "full_name":
+            if a.last_name is None or a.first_name is None:
+                return None
+            return " ".join(p for p in (a.last_name, a.first_name, a.middle_name) if p)
+        case "birth_date" | "policy_end" | "passport_issue_date":
+            value: date | None = getattr(a, spec.name)
+            return _date(value) if value else None
+        case "sex" | "kind":
+            return _choice_label(spec, getattr(a, spec.name))
+        case "snils":
+            return format_snils(a.snils) if a.snils else None
+        case "policy_number":
+            p = a.policy_number
+            return " ".join(p[i : i + 4] for i in range(0, 16, 4)) if p else None
+        case "passport_series":
+            s = a.passport_series
+            return f"{s[:2]} {s[2:]}" if s else None
+        case "phone":
+            return _phone(a.phone) if a.phone else None
+        case "consent":
+            if a.consent_at is None or a.consent_version != CONSENT_VERSION:
+                return None
+            return f"Дано {format_moment(a.consent_at)}"
+        case _:
+            text: str | None = getattr(a, spec.name)
+            return text
+
+
+def _skipped(application: Application) -> list[str]:
+    return list(application.skipped_fields or [])
+
+
+def _answered(application: Application, spec: FieldSpec) -> bool:
+    if _display(application, spec) is not None:
+        return True
+    return spec.optional and spec.name in _skipped(application)
+
+
+def _short(label: str) -> str:
+    """«Дата рождения» → «дата рождения»; abbreviations (СНИЛС, ИНН) stay as they are."""
+    if len(label) > 1 and label[1].islower():
+        return label[0].lower() + label[1:]
+    return label
+
+
+def action_ref_for(application: Application) -> str:
+    return f"application:{application.id}:{application.revision}"
+
+
+def _number(application: Application, now: datetime) -> str:
+    return f"ЭМК-{now.astimezone(MSK).year}-{application.id:06d}"
+
+
+# -- status changes (shared with the processing worker) -------------------------
+
+
+def status_message(number: str | None, status: str, reasons: Sequence[str]) -> str:
+    ref = f"№ {number}" if number else ""
+    if status == "accepted":
+        return f"Заявка {ref} принята. Мы сообщим, когда начнём её проверку."
+    if status == "in_work":
+        return f"Заявка {ref} в работе: проверяем данные и документы."
+    if status == "opened":
+        return f"Заявка {ref} рассмотрена: электронная медицинская карта открыта."
+    if status == "needs_fix":
+        listed = "\n".join(f"• {r}" for r in reasons)
+        return (
+            f"По заявке {ref} требуются исправления:\n{listed}\n"
+            "Откройте статус заявки, исправьте данные и отправьте заявление снова."
+        )
+    if status == "rejected":
+        listed = " ".join(reasons)
+        return f"По заявке {ref} отказано. {listed}".strip()
+    return f"Статус заявки {ref}: {STATUS_TEXT.get(status, status)}."
+
+
+async def record_status(
+    uow: UnitOfWork,
+    ctx: AppContext,
+    application: Application,
+    *,
+    actor: str,
+    reasons: Sequence[str] = (),
+    reason_codes: Sequence[str] = (),
+    actor_account_id: int | None = None,
+) -> None:
+    """After the application's status changed: its history row, audit row and push.
+
+    All three go into the caller's unit of work, with the change itself.
+    """
+    now = ctx.gateways.clock.now()
+    await uow.enrolment.applications.add_event(
+        ApplicationStatusEvent(
+            application_id=application.id,
+            status=application.status,
+            at=now,
+            reasons=list(reasons),
+        )
+    )
+    await audit.record(
+        uow,
+        ctx,
+        actor=actor,
+        action="application.status",
+        actor_account_id=actor_account_id,
+        subject_account_id=application.account_id,
+        application_id=application.id,
+        status=application.status,
+        reasons=list(reason_codes),
+    )
+    await notify.to_account(
+        uow,
+        ctx,
+        account_id=application.account_id,
+        text=status_message(application.number, application.status, reasons),
+        kind="application_status",
+        buttons=[notify.Button("Статус заявки", notify.OPEN_STATUS)],
+    )
+
+
+# -- the use cases --------------------------------------------------------------
+
+
+class ApplicationService:
+    FIELDS = FIELDS
+
+    def __init__(self, uow: UnitOfWork, ctx: AppContext) -> None:
+        self.uow = uow
+        self.ctx = ctx
+
+    @property
+    def now(self) -> datetime:
+        return self.ctx.gateways.clock.now()
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(MSK).date()
+
+    @staticmethod
+    def consent_text() -> str:
+        return consent_text()
+
+    # -- helpers --
+
+    def _actor(self, user: CurrentUser) -> str:
+        return f"account:{user.account_id}"
+
+    async def _audit(
+        self, user: CurrentUser, action: str, application: Application, **details: Any
+    ) -> None:
+        await audit.record(
+            self.uow,
+            self.ctx,
+            actor=self._actor(user),
+            action=action,
+            actor_account_id=user.account_id,
+            subject_account_id=user.account_id,
+            application_id=application.id,
+            session_id=user.session_id,
+            **details,
+        )
+
+    async def _account(self, user: CurrentUser) -> Account:
+        return await self._account_by_id(user.account_id)
+
+    async def _current(self, user: CurrentUser, *, for_update: bool = False) -> Application:
+        """The application in progress, a new draft when there is none."""
+        found = await self.uow.enrolment.applications.in_progress_for(
+            user.account_id, for_update=for_update
+        )
+        if found is not None:
+            return found
+        # Lock the account so that two concurrent calls make one draft (PostgreSQL);
+        # the partial unique index is the guarantee either way.
+        await self.uow.identity.accounts.get_for_update(user.account_id)
+        found = await self.uow.enrolment.applications.in_progress_for(
+            user.account_id, for_update=True
+        )
+        if found is not None:
+            return found
+        now = self.now
+        application = await self.uow.enrolment.applications.add(
+            Application(
+                account_id=user.account_id,
+                status="draft",
+                revision=0,
+                skipped_fields=[],
+                created_at=now,
+                updated_at=now,
+                attempt=0,
+            )
+        )
+        await self._audit(user, "application.create", application)
+        return application
+
+    async def _editable(self, user: CurrentUser) -> Application:
+        application = await self._current(user, for_update=True)
+        if application.status not in EDITABLE_STATUSES:
+            raise DomainError(MSG_NOT_EDITABLE)
+        return application
+
+    def _touch(self, application: Application) -> None:
+        application.revision += 1
+        application.updated_at = self.now
+
+    async def _view(self, application: Application, notice: str | None = None) -> DraftView:
+        account = await self._account_by_id(application.account_id)
+        values: dict[str, str] = {}
+        next_field: str | None = None
+        for spec in FIELDS:
+            shown = _display(application, spec)
+            if shown is not None:
+                values[spec.name] = shown
+            elif spec.optional and spec.name in _skipped(application):
+                values[spec.name] = NOT_GIVEN
+            elif next_field is None:
+                next_field = spec.name
+        return DraftView(
+            application_id=application.id,
+            number=application.number,
+            status=application.status,
+            values=values,
+            next_field=next_field,
+            complete=next_field is None,
+            phone_default=account.phone,
+            notice=notice,
+        )
+
+    async def _account_by_id(self, account_id: int) -> Account:
+        account = await self.uow.identity.accounts.get(account_id)
+        if account is None:
+            raise NotFoundError("Учётная запись не найдена. Войдите заново.")
+        return account
+
+    @staticmethod
+    def _spec(name: str) -> FieldSpec:
+        try:
+            return FIELD_BY_NAME[name]
+        except KeyError:
+            raise ValueError(f"unknown application field {name!r}") from None
+
+    def _parse_choice(self, spec: FieldSpec, raw: str) -> str:
+        text = raw.strip().casefold()
+        for key, label in spec.choices:
+            if text in (key, label.casefold()):
+                return key
+        options = " или ".join(f"«{label}»" for _, label in spec.choices)
+        raise ValidationError(f"Выберите один из вариантов: {options}.")
+
+    def _parse(self, application: Application, spec: FieldSpec, raw: str) -> dict[str, object]:
+        """The column values for the field, or ValidationError (nothing is changed)."""
+        today = self.today
+        match spec.name:
+            case "full_name":
+                name = validate_full_name(raw)
+                return {
+                    "last_name": name.last_name,
+                    "first_name": name.first_name,
+                    "middle_name": name.middle_name,
+                }
+            case "birth_date":
+                return {"birth_date": validate_birth_date(raw, today)}
+            case "sex" | "kind":
+                return {spec.name: self._parse_choice(spec, raw)}
+            case "snils":
+                return {"snils": normalize_snils(raw)}
+            case "policy_number":
+                return {"policy_number": validate_policy_number(raw)}
+            case "policy_end":
+                return {"policy_end": validate_policy_end_date(raw, today)}
+            case "passport_series":
+                return {"passport_series": validate_passport_series(raw)}
+            case "passport_number":
+                return {"passport_number": validate_passport_number(raw)}
+            case "passport_issue_date":
+                # Without a birth date yet, only the format and "not in the future" are
+                # checked here; setting the birth date re-checks the issue date.
+                born = application.birth_date or date(1, 1, 1)
+                return {"passport_issue_date": validate_passport_issue_date(raw, born, today)}
+            case "passport_division_code":
+                return {"passport_division_code": validate_division_code(raw)}
+            case "passport_issued_by":
+                return {"passport_issued_by": validate_issued_by(raw)}
+            case "inn":
+                return {"inn": validate_inn(raw)}
+            case "address":
+                return {"address": validate_address(raw)}
+            case "phone":
+                return {"phone": normalize_phone(raw)}
+            case "email":
+                return {"email": validate_email(raw)}
+            case "comment":
+                return {"comment": validate_comment(raw)}
+        raise ValueError(f"field {spec.name!r} is not set with set_field")
+
+    async def _documents(self, application: Application) -> Sequence[ApplicationDocument]:
+        return await self.uow.enrolment.documents.for_application(application.id)
+
+    def _problems(
+        self, application: Application, documents: Sequence[ApplicationDocument]
+    ) -> list[str]:
+        problems = []
+        missing = [spec for spec in FIELDS if not _answered(application, spec)]
+        if missing:
+            problems.append(
+                "Не заполнены поля: " + "; ".join(_short(s.label) for s in missing) + "."
+            )
+        missing_docs = missing_required(documents)
+        if missing_docs:
+            problems.append(
+                "Не хватает документов: " + ", ".join(s.short for s in missing_docs) + "."
+            )
+        if application.policy_end is not None and application.policy_end < self.today:
+            problems.append(MSG_POLICY_EXPIRED)
+        return problems
+
+    # -- the form --
+
+    async def draft(self, user: CurrentUser) -> DraftView:
+        """The application in progress (a new draft when there is none).
+
+        ``status != "draft"`` means it was submitted: the dialog shows its status.
+        """
+        return await self._view(await self._current(user))
+
+    async def set_field(self, user: CurrentUser, name: str, raw: str) -> DraftView:
+        spec = self._spec(name)
+        if spec.kind == "consent":
+            raise ValueError("the consent is given with accept_consent()")
+        application = await self._editable(user)
+        values = self._parse(application, spec, raw)
+        notice = None
+        if spec.name == "birth_date":
+            born = values["birth_date"]
+            assert isinstance(born, date)
+            issued = application.passport_issue_date
+            if issued is not None and issued < add_years(born, PASSPORT_MIN_AGE_YEARS):
+                values["passport_issue_date"] = None
+                notice = MSG_ISSUE_DATE_CLEARED
+        skipped = [f for f in _skipped(application) if f != spec.name]
+        if spec.name == "comment" and values["comment"] is None:
+            skipped.append("comment")  # an empty comment is a skipped one
+        for column, value in values.items():
+            setattr(application, column, value)
+        application.skipped_fields = skipped
+        self._touch(application)
+        await self._audit(
+            user,
+            "application.field",
+            application,
+            field=spec.name,
+            cleared=["passport_issue_date"] if notice else [],
+        )
+        return await self._view(application, notice)
+
+    async def skip_field(self, user: CurrentUser, name: str) -> DraftView:
+        spec = self._spec(name)
+        if not spec.optional:
+            raise DomainError(MSG_NOT_OPTIONAL)
+        application = await self._editable(user)
+        for column in _COLUMNS[spec.name]:
+            setattr(application, column, None)
+        application.skipped_fields = [*(f for f in _skipped(application) if f != name), name]
+        self._touch(application)
+        await self._audit(user, "application.field", application, field=name, skipped=True)
+        return await self._view(application)
+
+    async def use_account_phone(self, user: CurrentUser) -> DraftView:
+        application = await self._editable(user)
+        account = await self._account(user)
+        application.phone = account.phone
+        self._touch(application)
+        await self._audit(user, "application.field", application, field="phone", source="account")
+        return await self._view(application)
+
+    async def accept_consent(self, user: CurrentUser) -> DraftView:
+        application = await self._editable(user)
+        application.consent_version = CONSENT_VERSION
+        application.consent_at = self.now
+        self._touch(application)
+        await self._audit(user, "application.consent", application, version=CONSENT_VERSION)
+        return await self._view(application)
+
+    # -- review and submission --
+
+    async def _audit_read(self, user: CurrentUser, action: str, application_id: int) -> None:
+        """Showing personal data is an action on it too: journal who read what."""
+        await audit.record(
+            self.uow,
+            self.ctx,
+            actor=f"account:{user.account_id}",
+            action=action,
+            actor_account_id=user.account_id,
+            subject_account_id=user.account_id,
+            application_id=application_id,
+        )
+
+    async def review(self, user: CurrentUser) -> ReviewView:
+        application = await self._current(user)
+        await self._audit_read(user, "application.view", application.id)
+        documents = await self._documents(application)
+        rows = []
+        for spec in FIELDS:
+            shown = _display(application, spec)
+            if shown is None:
+                skipped = spec.optional and spec.name in _skipped(application)
+                shown = NOT_GIVEN if skipped else NOT_FILLED
+            rows.append((spec.name, spec.label, shown))
+        return ReviewView(
+            number=application.number,
+            rows=rows,
+            missing_fields=[s.label for s in FIELDS if not _answered(application, s)],
+            documents=slot_views(documents),
+            missing_documents=[s.label for s in missing_required(documents)],
+            can_submit=(
+                application.status in EDITABLE_STATUSES
+                and not self._problems(application, documents)
+            ),
+        )
+
+    async def prepare_submit(self, user: CurrentUser) -> str:
+        """The action_ref to confirm with a one-time code, or DomainError with what is missing."""
+        application = await self._editable(user)
+        problems = self._problems(application, await self._documents(application))
+        if problems:
+            raise DomainError(" ".join(problems))
+        return action_ref_for(application)
+
+    async def _confirmed(self, user: CurrentUser, action_ref: str) -> bool:
+        challenge = await self.uow.identity.otp.latest(user.account_id, SUBMIT_PURPOSE)
+        if challenge is None or challenge.action_ref != action_ref or challenge.consumed_at is None:
+            return False
+        # The code must have been confirmed just now, not for some earlier attempt.
+        window = timedelta(seconds=self.ctx.policy.otp_ttl_seconds)
+        return self.now - challenge.consumed_at <= window
+
+    async def submit(self, user: CurrentUser, action_ref: str) -> SubmitResult:
+        """Send the application, after the one-time code for `action_ref` was confirmed."""
+        application = await self.uow.enrolment.applications.in_progress_for(
+            user.account_id, for_update=True
+        )
+        if application is None:
+            raise NotFoundError(MSG_NO_APPLICATION)
+        if application.status not in EDITABLE_STATUSES:
+            raise DomainError(MSG_NOT_EDITABLE)
+        if action_ref != action_ref_for(application):
+            raise DomainError(MSG_CHANGED)
+        if not await self._confirmed(user, action_ref):
+            raise DomainError(MSG_NOT_CONFIRMED)
+        problems = self._problems(application, await self._documents(application))
+        if problems:
+            raise DomainError(" ".join(problems))
+        now = self.now
+        resubmission = application.status == "needs_fix"
+        if application.number is None:
+            application.number = _number(application, now)
+        application.status = "accepted"
+        application.submitted_at = now
+        application.lease_until = None
+        self._touch(application)
+        await self.uow.flush()
+        await self._audit(user, "application.submit", application, resubmission=resubmission)
+        await record_status(
+            self.uow,
+            self.ctx,
+            application,
+            actor=self._actor(user),
+            actor_account_id=user.account_id,
+        )
+        return SubmitResult(number=application.number, status_text=STATUS_TEXT["accepted"])
+
+    # -- status --
+
+    async def _pace_seconds(self) -> float:
+        durations = await self.uow.enrolment.applications.recent_durations(PACE_SAMPLE)
+        if durations:
+            return sum(durations) / len(durations)
+        return float(self.ctx.processing_delay_seconds)
+
+    async def _for_status(self, account_id: int) -> Application | None:
+        """The application the status screen is about.
+
+        A submitted one in progress; else the latest submitted one (so that a
+        new draft does not hide «Карта открыта» or «Отказано»); else the draft.
+        """
+        repo = self.uow.enrolment.applications
+        current = await repo.in_progress_for(account_id)
+        if current is not None and current.status != "draft":
+            return current
+        return await repo.latest_for(account_id, except_statuses=("draft",)) or current
+
+    async def status(self, user: CurrentUser) -> StatusView | None:
+        """The state of the person's application (see `_for_status`); None if there is none."""
+        application = await self._for_status(user.account_id)
+        if application is None:
+            return None
+        await self._audit_read(user, "application.status.view", application.id)
+        events = await self.uow.enrolment.applications.events(application.id)
+        history = [HistoryEntry(STATUS_TEXT[e.status], e.at, list(e.reasons)) for e in events]
+        reasons: list[str] = []
+        if events and events[-1].status == application.status:
+            reasons = list(events[-1].reasons)
+        queue_ahead: int | None = None
+        eta_minutes: int | None = None
+        if application.status in WAITING_STATUSES and application.submitted_at is not None:
+            pace = await self._pace_seconds()
+            if application.status == "accepted":
+                queue_ahead = await self.uow.enrolment.applications.count_ahead(
+                    "accepted", application.submitted_at, application.id
+                )
+                seconds = pace * (queue_ahead + 1)
+            else:
+                queue_ahead = 0
+                started = application.processing_started_at or self.now
+                seconds = pace - (self.now - started).total_seconds()
+            eta_minutes = max(1, math.ceil(seconds / 60))
+        return StatusView(
+            application_id=application.id,
+            number=application.number,
+            status=application.status,
+            status_text=STATUS_TEXT[application.status],
+            submitted_at=application.submitted_at,
+            history=history,
+            reasons=reasons,
+            queue_ahead=queue_ahead,
+            eta_minutes=eta_minutes,
+            can_fix=application.status == "needs_fix",
+        )

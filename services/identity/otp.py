@@ -1,0 +1,301 @@
+"""One-time codes: 6 digits, single use, bound to the action they confirm.
+
+A code lives `otp_ttl_seconds` (5 minutes), allows `otp_max_attempts` tries
+(5), and a new code for the same account and purpose voids the previous one.
+A new code may be asked for only after `otp_resend_seconds`. Codes are kept
+as an HMAC, never in clear. Authenticator (TOTP) codes are accepted once: the
+account remembers the last time step used.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import pyotp
+
+from services.core import audit
+from services.core.context import AppContext
+from services.core.errors import DomainError, ValidationError
+from services.core.sealing import seal, unseal
+from storage.models import Account, OtpChallenge
+from storage.uow import UnitOfWork
+
+Channel = Literal["sms", "email", "totp"]
+Purpose = Literal["sign_in", "recovery", "change_password", "application_submit"]
+
+CODE_RE_LEN = 6
+
+
+class CodeError(DomainError):
+    """The code was not accepted; `final` means this code can't be used any more."""
+
+    def __init__(self, message: str, *, final: bool = False) -> None:
+        super().__init__(message)
+        self.final = final
+
+
+class ResendTooSoon(DomainError):
+    """A new code was asked for before the resend cooldown ended.
+
+    The previous code is still valid: ``challenge_id`` and ``destination`` name
+    it, so a window opened anew (the person cancelled and asked again) can keep
+    asking for the code from the last message instead of refusing it.
+    """
+
+    def __init__(self, message: str, *, challenge_id: int, destination: str) -> None:
+        super().__init__(message)
+        self.challenge_id = challenge_id
+        self.destination = destination
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    challenge_id: int
+    channel: Channel
+    destination: str
+    resend_at: datetime
+    expires_at: datetime
+
+
+def mask_phone(phone: str) -> str:
+    return f"{phone[:2]} *** ***-**-{phone[-2:]}" if len(phone) >= 4 else "***"
+
+
+def mask_email(email: str) -> str:
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+TOTP_PURPOSE = "totp-secret"
+
+
+def check_totp_secret(secret: str) -> None:
+    """An authenticator secret must be base32 and at least 128 bits long."""
+    try:
+        raw = base64.b32decode(secret.upper() + "=" * (-len(secret) % 8))
+    except ValueError:
+        raise ValidationError("Секрет приложения для кодов должен быть в base32.") from None
+    if len(raw) < 16:
+        raise ValidationError("Секрет приложения для кодов короче 128 бит.")
+
+
+def seal_totp_secret(ctx: AppContext, account_id: int, secret: str) -> str:
+    return seal(ctx.secret_key, TOTP_PURPOSE, f"account:{account_id}", secret)
+
+
+def open_totp_secret(ctx: AppContext, account_id: int, sealed: str) -> str:
+    return unseal(ctx.secret_key, TOTP_PURPOSE, f"account:{account_id}", sealed)
+
+
+def normalize_code(raw: str) -> str:
+    code = "".join(ch for ch in raw if not ch.isspace() and ch != "-")
+    if len(code) != CODE_RE_LEN or not code.isdigit():
+        raise ValidationError("Код состоит из 6 цифр. Введите его ещё раз.")
+    return code
+
+
+class OtpService:
+    def __init__(self, uow: UnitOfWork, ctx: AppContext) -> None:
+        self.uow = uow
+        self.ctx = ctx
+
+    def _digest(self, challenge: OtpChallenge, code: str) -> str:
+        message = f"{challenge.account_id}:{challenge.purpose}:{challenge.action_ref}:{code}"
+        return hmac.new(self.ctx.secret_key, message.encode(), hashlib.sha256).hexdigest()
+
+    async def issue(
+        self,
+        account: Account,
+        purpose: Purpose,
+        channel: Channel,
+        *,
+        action_ref: str = "",
+        actor: str,
+    ) -> IssuedCode:
+        """Send a new code by SMS or e-mail; the previous code for this purpose is voided."""
+        if channel == "totp":
+            raise ValueError("authenticator codes are not issued")
+        now = self.ctx.gateways.clock.now()
+        policy = self.ctx.policy
+        previous = await self.uow.identity.otp.latest(account.id, purpose)
+        if (
+            previous is not None
+            and previous.consumed_at is None
+            and previous.voided_at is None
+            and previous.action_ref == action_ref
+            and previous.channel == channel
+            and now < previous.created_at + timedelta(seconds=policy.otp_resend_seconds)
+        ):
+            wait = previous.created_at + timedelta(seconds=policy.otp_resend_seconds) - now
+            seconds = max(1, int(wait.total_seconds() + 0.999))
+            destination = (
+                mask_phone(account.phone) if channel == "sms" else mask_email(account.email or "")
+            )
+            raise ResendTooSoon(
+                f"Новый код можно запросить через {seconds} с. Пока введите код из последнего "
+                "сообщения.",
+                challenge_id=previous.id,
+                destination=destination,
+            )
+        if channel == "email" and not account.email:
+            raise DomainError(
+                "К учётной записи не привязана электронная почта. Обратитесь в поддержку."
+            )
+        await self.uow.identity.otp.void_open(account.id, purpose, now)
+        code = f"{secrets.randbelow(10**CODE_RE_LEN):0{CODE_RE_LEN}d}"
+        challenge = OtpChallenge(
+            account_id=account.id,
+            purpose=purpose,
+            action_ref=action_ref,
+            channel=channel,
+            code_hash="",
+            created_at=now,
+            expires_at=now + timedelta(seconds=policy.otp_ttl_seconds),
+            attempts=0,
+        )
+        challenge.code_hash = self._digest(challenge, code)
+        await self.uow.identity.otp.add(challenge)
+        minutes = max(1, policy.otp_ttl_seconds // 60)
+        text = f"Код подтверждения: {code}. Действует {minutes} мин. Никому его не сообщайте."
+        if channel == "sms":
+            await self.ctx.gateways.sms.send(account.phone, text)
+            destination = mask_phone(account.phone)
+        else:
+            assert account.email is not None
+            await self.ctx.gateways.mail.send(account.email, "Код подтверждения", text)
+            destination = mask_email(account.email)
+        await audit.record(
+            self.uow,
+            self.ctx,
+            actor=actor,
+            action="otp.issue",
+            subject_account_id=account.id,
+            purpose=purpose,
+            channel=channel,
+            challenge_id=challenge.id,
+        )
+        return IssuedCode(
+            challenge_id=challenge.id,
+            channel=channel,
+            destination=destination,
+            resend_at=now + timedelta(seconds=policy.otp_resend_seconds),
+            expires_at=challenge.expires_at,
+        )
+
+    async def verify(
+        self,
+        challenge_id: int,
+        *,
+        account_id: int,
+        purpose: Purpose,
+        action_ref: str = "",
+        raw_code: str,
+        actor: str,
+    ) -> None:
+        """Accept the code or raise CodeError; every try is counted before comparing."""
+        code = normalize_code(raw_code)
+        challenge = await self.uow.identity.otp.get(challenge_id)
+        if (
+            challenge is None
+            or challenge.account_id != account_id
+            or challenge.purpose != purpose
+            or challenge.action_ref != action_ref
+        ):
+            raise CodeError("Код не подходит для этого действия. Запросите новый код.", final=True)
+        now = self.ctx.gateways.clock.now()
+        outcome = "ok"
+        try:
+            if challenge.consumed_at is not None:
+                outcome = "reused"
+                raise CodeError("Этот код уже использован. Запросите новый код.", final=True)
+            if challenge.voided_at is not None:
+                outcome = "voided"
+                raise CodeError(
+                    "Этот код больше не действует: вы запросили новый. Введите код из последнего "
+                    "сообщения.",
+                    final=True,
+                )
+            if now >= challenge.expires_at:
+                outcome = "expired"
+                raise CodeError("Срок действия кода истёк. Запросите новый код.", final=True)
+            if challenge.attempts >= self.ctx.policy.otp_max_attempts:
+                outcome = "exhausted"
+                raise CodeError("Попытки ввода кода исчерпаны. Запросите новый код.", final=True)
+            challenge.attempts += 1
+            if not hmac.compare_digest(challenge.code_hash, self._digest(challenge, code)):
+                left = self.ctx.policy.otp_max_attempts - challenge.attempts
+                outcome = "wrong"
+                if await self._was_voided_code(challenge, code):
+                    outcome = "voided"
+                    raise CodeError(
+                        "Этот код больше не действует: вы запросили новый. Введите код из "
+                        f"последнего сообщения. Осталось попыток: {left}."
+                    )
+                if left <= 0:
+                    raise CodeError(
+                        "Неверный код. Попытки ввода исчерпаны. Запросите новый код.", final=True
+                    )
+                raise CodeError(f"Неверный код. Осталось попыток: {left}.")
+            challenge.consumed_at = now
+        finally:
+            await audit.record(
+                self.uow,
+                self.ctx,
+                actor=actor,
+                action="otp.verify",
+                outcome=outcome,
+                subject_account_id=account_id,
+                purpose=purpose,
+                channel=challenge.channel,
+                challenge_id=challenge.id,
+            )
+
+    async def _was_voided_code(self, current: OtpChallenge, code: str) -> bool:
+        """Whether `code` is the one that `current` replaced (to say so, not just "wrong")."""
+        previous = await self.uow.identity.otp.previous(current)
+        return (
+            previous is not None
+            and previous.voided_at is not None
+            and hmac.compare_digest(previous.code_hash, self._digest(previous, code))
+        )
+
+    async def verify_totp(self, account: Account, raw_code: str, *, actor: str) -> None:
+        """Accept an authenticator code once (the current step or one step either side)."""
+        code = normalize_code(raw_code)
+        if not account.totp_secret:
+            raise CodeError("Для учётной записи не настроено приложение для кодов.", final=True)
+        totp = pyotp.TOTP(open_totp_secret(self.ctx, account.id, account.totp_secret))
+        now = self.ctx.gateways.clock.now()
+        step_now = totp.timecode(now)
+        matched: int | None = None
+        for step in (step_now - 1, step_now, step_now + 1):
+            if hmac.compare_digest(totp.generate_otp(step), code):
+                matched = step
+                break
+        outcome = "ok"
+        try:
+            if matched is None:
+                outcome = "wrong"
+                raise CodeError("Неверный код из приложения. Проверьте время на телефоне.")
+            if account.totp_last_step is not None and matched <= account.totp_last_step:
+                outcome = "reused"
+                raise CodeError(
+                    "Этот код уже использован. Дождитесь, пока приложение покажет новый код."
+                )
+            account.totp_last_step = matched
+        finally:
+            await audit.record(
+                self.uow,
+                self.ctx,
+                actor=actor,
+                action="otp.verify",
+                outcome=outcome,
+                subject_account_id=account.id,
+                channel="totp",
+            )
