@@ -46,13 +46,13 @@ class Application(Base):
             sqlite_where=text(_ACTIVE_SQL),
             postgresql_where=text(_ACTIVE_SQL),
         ),
-        # The queue in order: how many are ahead of an application (one index range).
-        Index("ix_applications_queue", "status", "submitted_at", "id"),
-        # The processor's next claim: the oldest waiting one, first entry of the index.
+        # The queue of waiting applications, oldest first: the processor's next claim
+        # is its first free entry, "how many are ahead" one range of it.
         Index(
-            "ix_applications_claim",
+            "ix_applications_waiting",
             "submitted_at",
             "id",
+            "status",
             sqlite_where=text("status IN ('accepted', 'in_work')"),
             postgresql_where=text("status IN ('accepted', 'in_work')"),
         ),

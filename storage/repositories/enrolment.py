@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, tuple_, update
+from sqlalchemy import BindParameter, ColumnElement, bindparam, func, or_, select, tuple_, update
 
 from storage.models import (
     APPLICATION_ACTIVE_STATUSES,
@@ -20,8 +20,24 @@ from storage.models import (
 )
 from storage.repositories.base import Repo
 
-# The condition of the partial index ix_applications_claim (storage.models.enrolment).
-CLAIM_INDEX_STATUSES = ("accepted", "in_work")
+# The condition of the partial index ix_applications_waiting (storage.models.enrolment).
+WAITING_INDEX_STATUSES = ("accepted", "in_work")
+
+
+def _waiting(statuses: Sequence[str]) -> ColumnElement[bool]:
+    """``status IN (…)`` with the statuses written into the SQL as literals.
+
+    A partial index is used only when the query names its very condition:
+    SQLite compares the terms (literal values, in the same order), and a
+    PostgreSQL plan cached for bound parameters cannot prove it implied.
+    """
+    wanted = list(statuses)
+    if set(wanted) == set(WAITING_INDEX_STATUSES):
+        wanted = list(WAITING_INDEX_STATUSES)
+    listed: BindParameter[list[str]] = bindparam(
+        "waiting_statuses", wanted, expanding=True, literal_execute=True
+    )
+    return Application.status.in_(listed)
 
 
 class ApplicationRepo(Repo):
@@ -86,9 +102,10 @@ class ApplicationRepo(Repo):
     async def count_ahead(self, status: str, submitted_at: datetime, application_id: int) -> int:
         """Applications in `status` submitted before this one (ties broken by id).
 
-        One range of ``ix_applications_queue`` (status, submitted_at, id): the
-        row-value comparison is a single index range on both backends, where the
-        equivalent OR of two conditions is planned as two scans (or a filter).
+        For a waiting status, one range of ``ix_applications_waiting``
+        (submitted_at, id, status): the query names the index's condition (see
+        `_waiting`), and the row-value comparison is a single index range on
+        both backends (an OR of two conditions is planned as two scans or a filter).
         """
         stmt = (
             select(func.count())
@@ -98,6 +115,8 @@ class ApplicationRepo(Repo):
                 tuple_(Application.submitted_at, Application.id) < (submitted_at, application_id),
             )
         )
+        if status in WAITING_INDEX_STATUSES:
+            stmt = stmt.where(_waiting(WAITING_INDEX_STATUSES))
         return int(await self.session.scalar(stmt) or 0)
 
     async def recent_durations(self, limit: int) -> list[float]:
@@ -131,19 +150,13 @@ class ApplicationRepo(Repo):
         other's candidates. Either backend: the lease is set by a
         compare-and-set, so of two workers racing for one row only one wins.
 
-        The statuses are written into the SQL as literals: a partial index
-        (``ix_applications_claim``, the oldest first among those waiting) is used
-        only when the query names its very condition — SQLite compares the terms,
-        and a PostgreSQL plan cached for bound parameters cannot prove it.
+        For the waiting statuses the candidate is the first free entry of
+        ``ix_applications_waiting`` (see `_waiting`).
         """
         free = or_(Application.lease_until.is_(None), Application.lease_until < now)
-        wanted = list(statuses)
-        if set(wanted) == set(CLAIM_INDEX_STATUSES):
-            wanted = list(CLAIM_INDEX_STATUSES)  # the index's order, for SQLite's comparison
-        listed = bindparam("claim_statuses", wanted, expanding=True, literal_execute=True)
         stmt = (
             select(Application.id)
-            .where(Application.status.in_(listed), free)
+            .where(_waiting(statuses), free)
             .order_by(Application.submitted_at, Application.id)
             .limit(1)
             .with_for_update(skip_locked=True)
