@@ -36,7 +36,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy bot handlers dialogs services storage tgsandbox
+	$(BIN)/mypy bot handlers dialogs services storage tgsandbox bench
 	$(BIN)/lint-imports
 
 format: $(STAMP)

@@ -24,7 +24,7 @@ import dialogs
 import handlers
 from bot import dialog_ids
 from bot.config import Settings
-from bot.middlewares import UnitOfWorkMiddleware
+from bot.middlewares import SessionMiddleware
 from dialogs.core.guard import protect_background
 from services.core.context import AppContext, SecurityPolicy
 from services.core.cpu import CpuPool
@@ -37,7 +37,12 @@ from services.core.gateways import (
 )
 from services.core.hashing import PasswordHasher
 from storage.db import create_engine, create_session_factory
-from storage.fsm import SqlStorage, create_redis_isolation, create_redis_storage
+from storage.fsm import (
+    SqlStorage,
+    conversation_isolation,
+    create_redis_isolation,
+    create_redis_storage,
+)
 from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -109,13 +114,20 @@ def build_runtime(
     )
     isolation: BaseEventIsolation
     if storage is None and settings.redis_url:
-        redis_storage = create_redis_storage(settings.redis_url, settings.redis_max_connections)
+        redis_storage = create_redis_storage(
+            settings.redis_url,
+            settings.redis_max_connections,
+            ttl=settings.conversation_ttl_minutes * 60,
+        )
         storage, isolation = redis_storage, create_redis_isolation(redis_storage)
     elif storage is None:
         storage = SqlStorage(session_factory, key_builder=DefaultKeyBuilder(with_destiny=True))
         isolation = SimpleEventIsolation()
     else:
         isolation = SimpleEventIsolation()
+    # One lock per conversation, held for the whole update, inside which its
+    # state is read once and written at most once (storage.fsm).
+    isolation = conversation_isolation(storage, isolation)
     runtime = Runtime(
         settings=settings,
         engine=engine,
@@ -132,7 +144,7 @@ def build_dispatcher(runtime: Runtime) -> tuple[Dispatcher, BgManagerFactory]:
     dialog_ids.install()
     dp = Dispatcher(storage=runtime.storage, events_isolation=runtime.isolation)
     dp["runtime"] = runtime
-    dp.update.outer_middleware(UnitOfWorkMiddleware(runtime.uow_factory, runtime.ctx))
+    dp.update.outer_middleware(SessionMiddleware(runtime.uow_factory, runtime.ctx))
     dp.include_router(handlers.build_router())
     dp.include_router(dialogs.build_router())
     dp.include_router(handlers.build_fallback_router())

@@ -4,10 +4,10 @@ from aiogram import Router
 
 
 def build_router() -> Router:
-    from handlers import commands, errors
+    from handlers import commands, errors, push
 
     router = Router(name="handlers")
-    router.include_routers(commands.build_router(), errors.build_router())
+    router.include_routers(commands.build_router(), push.build_router(), errors.build_router())
     return router
 
 

@@ -37,9 +37,10 @@ def _sqlite_pragmas(engine: AsyncEngine) -> None:
     # transaction that reads and then writes never fails half-way because another
     # connection wrote in between ("database is locked" on a stale snapshot):
     # writers queue for the lock up to the busy timeout instead. SQLite is the
-    # single-process set-up (the demo, small installations); the conversation
-    # state shares the update's transaction (storage.fsm.shared_session), so an
-    # update never waits for itself. PostgreSQL is for anything bigger.
+    # single-process set-up (the demo, small installations). No transaction is
+    # ever open around another (a unit of work per use case; the conversation
+    # state commits on its own), so an update never waits for itself.
+    # PostgreSQL is for anything bigger.
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None

@@ -15,6 +15,7 @@ from typing import get_type_hints
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories.base import Repo
+from storage.repositories.clinic import AttachmentRepo, OrganisationRepo, StaffRepo, StepUpRepo
 from storage.repositories.core import AuditRepo, OutboxRepo
 from storage.repositories.enrolment import ApplicationRepo, DocumentRepo, RegistryRepo
 from storage.repositories.identity import (
@@ -24,7 +25,9 @@ from storage.repositories.identity import (
     OtpRepo,
     SessionRepo,
 )
+from storage.repositories.integration import ApiClientRepo
 from storage.repositories.record import MedicalRecordRepo
+from storage.repositories.sharing import RelativeGrantRepo
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,21 @@ class RecordRepos(RepoGroup):
     records: MedicalRecordRepo
 
 
+class SharingRepos(RepoGroup):
+    grants: RelativeGrantRepo
+
+
+class ClinicRepos(RepoGroup):
+    organisations: OrganisationRepo
+    staff: StaffRepo
+    attachments: AttachmentRepo
+    step_ups: StepUpRepo
+
+
+class IntegrationRepos(RepoGroup):
+    clients: ApiClientRepo
+
+
 class UnitOfWork:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._factory = session_factory
@@ -94,6 +112,9 @@ class UnitOfWork:
         self.identity = IdentityRepos(session)
         self.enrolment = EnrolmentRepos(session)
         self.record = RecordRepos(session)
+        self.sharing = SharingRepos(session)
+        self.clinic = ClinicRepos(session)
+        self.integration = IntegrationRepos(session)
         self._after_commit, self._after_rollback = [], []
         return self
 

@@ -14,7 +14,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -496,10 +496,6 @@ class Sandbox:
     def detach(self) -> None:
         """Queue updates for getUpdates again instead of feeding a dispatcher."""
         self._delivery = None
-
-    def set_delivery(self, deliver: Callable[[dict[str, Any]], Awaitable[None]] | None) -> None:
-        """Any callable that takes the update as Bot API JSON; None to queue updates."""
-        self._delivery = deliver
 
     async def emit_update(self, payload: dict[str, Any]) -> dict[str, Any]:
         """Make an update (e.g. ``{"message": {...}}``) and deliver or queue it."""
@@ -1354,6 +1350,3 @@ class Sandbox:
 
     def unanswered_callback_queries(self) -> list[CallbackRecord]:
         return [record for record in self.callbacks.values() if not record.answered]
-
-    def stored_messages(self, user_id: int) -> Iterable[StoredMessage]:
-        return list(self.chats[user_id].messages.values())

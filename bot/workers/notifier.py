@@ -68,6 +68,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from handlers.push import callback_data_of
 from services.core.gateways import Clock, SystemClock
 from storage.uow import UnitOfWorkFactory
 
@@ -488,12 +489,16 @@ class Notifier:
 
 
 def _keyboard(buttons: Sequence[Any] | None) -> InlineKeyboardMarkup | None:
-    """One button per row, from the outbox's ``[{"text", "callback_data"}]``."""
+    """One button per row, from the outbox's ``[{"text", "action"[, "arg"]}]``.
+
+    The callback data is `PushAction`'s, which the push handlers' filters read; rows
+    queued before hold ``{"text", "callback_data"}`` and are sent as they were.
+    """
     if not buttons:
         return None
     return InlineKeyboardMarkup(
         inline_keyboard=[
-            [InlineKeyboardButton(text=b["text"], callback_data=b["callback_data"])]
+            [InlineKeyboardButton(text=b["text"], callback_data=callback_data_of(b))]
             for b in buttons
         ]
     )

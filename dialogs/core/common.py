@@ -1,4 +1,8 @@
-"""Helpers every flow shares: reaching services, showing errors, reading input."""
+"""Helpers every flow shares: reaching services, showing errors, reading input.
+
+The widgets every window shows (the error line, «Назад», «В меню», «Отмена») are
+in `dialogs.core.widgets`.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +15,14 @@ from zoneinfo import ZoneInfo
 from aiogram.types import Message
 from aiogram_dialog import DialogManager, ShowMode
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.text import Format
 
 from services.core.access import CurrentUser
 from services.core.context import AppContext
 from services.core.errors import DomainError, SessionRequired
+from services.core.work import UseCases, Work
 from services.enrolment.application import ApplicationService
-from services.enrolment.documents import DocumentService
-from services.identity.auth import AuthService
+from services.enrolment.documents import DocumentService, DocumentUploads
+from services.identity.auth import AuthService, Passwords
 
 log = logging.getLogger(__name__)
 
@@ -29,17 +33,10 @@ MAX_TEXT = 1000
 MAX_MESSAGE = 4096
 
 
-def _error_here(data: dict[str, Any], _widget: Any, manager: DialogManager) -> bool:
-    dialog_data = data["dialog_data"]
-    return bool(dialog_data.get("error")) and dialog_data.get("error_state") == _state(manager)
-
-
 def _state(manager: DialogManager) -> str | None:
     return manager.current_context().state.state
 
 
-# Shown under the question when the last answer in this window was not accepted.
-ERROR = Format("\n⚠️ {dialog_data[error]}", when=_error_here)
 USE_BUTTONS = "Пожалуйста, воспользуйтесь кнопками под сообщением."
 
 NOT_TEXT = "Здесь нужен ответ текстом. Пожалуйста, напишите его сообщением."
@@ -54,16 +51,32 @@ def ctx(manager: DialogManager) -> AppContext:
     return context
 
 
-def auth(manager: DialogManager) -> AuthService:
-    return AuthService(manager.middleware_data["uow"], ctx(manager))
+def work(manager: DialogManager) -> Work:
+    factory: Work = manager.middleware_data["work"]
+    return factory
 
 
-def applications(manager: DialogManager) -> ApplicationService:
-    return ApplicationService(manager.middleware_data["uow"], ctx(manager))
+def auth(manager: DialogManager) -> UseCases[AuthService]:
+    """Sign-in use cases, each run in a unit of work of its own."""
+    return UseCases(work(manager), ctx(manager), AuthService)
 
 
-def documents(manager: DialogManager) -> DocumentService:
-    return DocumentService(manager.middleware_data["uow"], ctx(manager))
+def applications(manager: DialogManager) -> UseCases[ApplicationService]:
+    return UseCases(work(manager), ctx(manager), ApplicationService)
+
+
+def documents(manager: DialogManager) -> UseCases[DocumentService]:
+    return UseCases(work(manager), ctx(manager), DocumentService)
+
+
+def passwords(manager: DialogManager) -> Passwords:
+    """Use cases that check or set a password (argon2 runs between units of work)."""
+    return Passwords(work(manager), ctx(manager))
+
+
+def uploads(manager: DialogManager) -> DocumentUploads:
+    """Uploading a document (the file is judged before any unit of work opens)."""
+    return DocumentUploads(work(manager), ctx(manager))
 
 
 def user_id(manager: DialogManager) -> int:
@@ -89,6 +102,15 @@ def set_error(manager: DialogManager, text: str) -> None:
     """Show `text` in the current window (and only there) until the next answer."""
     manager.dialog_data["error"] = text
     manager.dialog_data["error_state"] = _state(manager)
+
+
+def current_error(manager: DialogManager) -> str | None:
+    """The error to show in the current window (`set_error` there), if any."""
+    data = manager.dialog_data
+    error = data.get("error")
+    if not error or data.get("error_state") != _state(manager):
+        return None
+    return str(error)
 
 
 def clear_error(manager: DialogManager) -> None:

@@ -1,8 +1,9 @@
-from aiogram_dialog import Dialog, Window
-from aiogram_dialog.widgets.kbd import Button, Start, SwitchTo
+from aiogram_dialog import Dialog, LaunchMode, Window
+from aiogram_dialog.widgets.kbd import Button, Start
 from aiogram_dialog.widgets.text import Const, Format
 
-from dialogs.core.common import ERROR, buttons_only
+from dialogs.core.common import buttons_only
+from dialogs.core.widgets import back_button, error_line, switch_button
 from dialogs.enrolment.status.states import ApplicationStatus
 from dialogs.menu import handlers
 from dialogs.menu.getters import history_getter, main_getter
@@ -15,10 +16,10 @@ def build_dialog() -> Dialog:
             Format("Главное меню\n\nЗдравствуйте, {name}! Выберите, что вы хотите сделать."),
             Button(Const("Заявление на ЭМК"), id="application", on_click=handlers.on_application),
             Start(Const("Статус заявки"), id="status", state=ApplicationStatus.main),
-            SwitchTo(Const("История входов"), id="history", state=MainMenu.history),
+            switch_button("История входов", id="history", state=MainMenu.history),
             Button(Const("Сменить пароль"), id="password", on_click=handlers.on_change_password),
             Button(Const("Выйти"), id="logout", on_click=handlers.on_logout),
-            ERROR,
+            error_line,
             buttons_only(),
             state=MainMenu.main,
             getter=main_getter,
@@ -26,10 +27,12 @@ def build_dialog() -> Dialog:
         Window(
             Const("История входов — последние 10 попыток (время московское):\n"),
             Format("{history}"),
-            SwitchTo(Const("Назад"), id="back", state=MainMenu.main),
-            ERROR,
+            back_button(state=MainMenu.main),
+            error_line,
             buttons_only(),
             state=MainMenu.history,
             getter=history_getter,
         ),
+        # The menu is the bottom of every stack: starting it resets whatever was there.
+        launch_mode=LaunchMode.ROOT,
     )

@@ -14,7 +14,7 @@ async def main_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
 
 async def history_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     user = current_user(dialog_manager)
-    entries = await auth(dialog_manager).login_history(user)
+    entries = await auth(dialog_manager).run(lambda s: s.login_history(user))
     lines = [f"{local_time(e.at)} — {e.outcome_text}" for e in entries]
     return {
         "history": "\n".join(lines) if lines else "Попыток входа пока не было.",

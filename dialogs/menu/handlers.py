@@ -20,6 +20,6 @@ async def on_change_password(_c: CallbackQuery, _b: Button, manager: DialogManag
 
 
 async def on_logout(callback: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    await auth(manager).logout(user_id(manager))
+    await auth(manager).run(lambda s: s.logout(user_id(manager)))
     await callback.answer("Вы вышли из учётной записи.")
     await manager.start(SignIn.welcome, mode=StartMode.RESET_STACK)

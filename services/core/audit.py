@@ -21,8 +21,16 @@ async def record(
     outcome: str = "ok",
     actor_account_id: int | None = None,
     subject_account_id: int | None = None,
+    permission: str | None = None,
+    basis: str | None = None,
     **details: Any,
 ) -> None:
+    """Append one row to the journal (in the caller's unit of work).
+
+    `permission` and `basis` say what access to the subject's data the action
+    rested on (services.core.access: ``**decision.audit_fields()``); `details`
+    name records by their ids.
+    """
     await uow.core.audit.append(
         AuditEntry(
             at=ctx.gateways.clock.now(),
@@ -31,6 +39,8 @@ async def record(
             subject_account_id=subject_account_id,
             action=action,
             outcome=outcome,
+            permission=permission,
+            basis=basis,
             details=details,
         )
     )

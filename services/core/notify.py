@@ -6,22 +6,55 @@ and only if the change it tells of was committed. The notifier worker sends it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 from services.core.context import AppContext
 from storage.models import OutboxMessage
 from storage.uow import UnitOfWork
 
-# Callback data of notification buttons; plain handlers in `handlers/` answer them.
-OPEN_MENU = "push:menu"
-# Opens the status of the person's application for the ЭМК.
-OPEN_STATUS = "push:status"
+
+class ButtonAction(StrEnum):
+    """What a button under a push message does; `handlers/push.py` answers each one."""
+
+    MENU = "menu"  # the main menu (or the sign-in)
+    STATUS = "status"  # the status of the person's application for the ЭМК
+
+
+OPEN_MENU = ButtonAction.MENU
+OPEN_STATUS = ButtonAction.STATUS
+
+# An argument is a short token (an id, a number): Telegram gives a button's
+# callback data 64 bytes, and the action and its prefix take their share.
+ARG_MAX_LENGTH = 32
+_ARG = re.compile(r"[A-Za-z0-9_-]*")
 
 
 @dataclass(frozen=True)
 class Button:
+    """A button under a push message, as plain data.
+
+    It is kept in the outbox as ``{"text": …, "action": …}`` (and ``"arg"`` when
+    there is one); the notifier turns it into Telegram's callback data. Rows queued
+    before hold ``{"text": …, "callback_data": "push:…"}``, which the notifier
+    still reads.
+    """
+
     text: str
-    callback_data: str
+    action: ButtonAction
+    arg: str = ""
+
+    def __post_init__(self) -> None:
+        ButtonAction(self.action)  # a ValueError for an action nobody answers
+        if len(self.arg) > ARG_MAX_LENGTH or not _ARG.fullmatch(self.arg):
+            raise ValueError(f"a button argument is up to {ARG_MAX_LENGTH} of [A-Za-z0-9_-]")
+
+    def to_data(self) -> dict[str, str]:
+        data = {"text": self.text, "action": str(self.action)}
+        if self.arg:
+            data["arg"] = self.arg
+        return data
 
 
 async def to_chat(
@@ -41,7 +74,7 @@ async def to_chat(
             account_id=account_id,
             text=text,
             kind=kind,
-            buttons=[{"text": b.text, "callback_data": b.callback_data} for b in buttons or []],
+            buttons=[b.to_data() for b in buttons or []],
             status="pending",
             created_at=now,
             due_at=now,

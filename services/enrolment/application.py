@@ -26,37 +26,26 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, NamedTuple
-from zoneinfo import ZoneInfo
-
-import phonenumbers
+from typing import Any, NamedTuple
 
 from services.core import audit, notify
-from services.core.access import CurrentUser
+from services.core.access import CurrentUser, Decision, Permission, require
 from services.core.consent import CONSENT_VERSION, consent_text
 from services.core.context import AppContext
-from services.core.errors import DomainError, NotFoundError, ValidationError
+from services.core.errors import DomainError, NotFoundError
 from services.core.validators import (
     PASSPORT_MIN_AGE_YEARS,
     add_years,
-    format_snils,
-    normalize_phone,
-    normalize_snils,
-    validate_address,
-    validate_birth_date,
-    validate_comment,
-    validate_division_code,
-    validate_email,
-    validate_full_name,
-    validate_inn,
-    validate_issued_by,
-    validate_passport_issue_date,
-    validate_passport_number,
-    validate_passport_series,
-    validate_policy_end_date,
-    validate_policy_number,
 )
 from services.enrolment.documents import SlotView, missing_required, slot_views
+from services.enrolment.form import (
+    FIELD_BY_NAME,
+    FIELDS,
+    MSK,
+    FieldSpec,
+    ParseContext,
+)
+from services.enrolment.statuses import ApplicationStatus as Status
 from storage.models import Account, Application, ApplicationDocument, ApplicationStatusEvent
 from storage.uow import UnitOfWork
 
@@ -73,149 +62,22 @@ __all__ = [
     "record_status",
 ]
 
-MSK = ZoneInfo("Europe/Moscow")
 
-STATUS_TEXT = {
-    "draft": "Черновик",
-    "accepted": "Заявка принята",
-    "in_work": "В работе",
-    "opened": "Карта открыта",
-    "needs_fix": "Требуются исправления",
-    "rejected": "Отказано",
+STATUS_TEXT: dict[str, str] = {
+    Status.DRAFT: "Черновик",
+    Status.ACCEPTED: "Заявка принята",
+    Status.IN_WORK: "В работе",
+    Status.OPENED: "Карта открыта",
+    Status.NEEDS_FIX: "Требуются исправления",
+    Status.REJECTED: "Отказано",
 }
-EDITABLE_STATUSES = ("draft", "needs_fix")
-WAITING_STATUSES = ("accepted", "in_work")
+EDITABLE_STATUSES = (Status.DRAFT, Status.NEEDS_FIX)
+WAITING_STATUSES = (Status.ACCEPTED, Status.IN_WORK)
 SUBMIT_PURPOSE = "application_submit"
 PACE_SAMPLE = 20
 NOT_GIVEN = "Не указано"
 NOT_FILLED = "Не заполнено"
 
-FieldKind = Literal["text", "choice", "consent"]
-
-SEX_CHOICES = (("male", "Мужской"), ("female", "Женский"))
-KIND_CHOICES = (("new", "Новая карта"), ("update", "Обновление данных"))
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    name: str
-    label: str
-    question: str
-    optional: bool = False
-    kind: FieldKind = "text"
-    choices: tuple[tuple[str, str], ...] = ()
-
-
-FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec(
-        "full_name",
-        "Фамилия, имя, отчество",
-        "Введите фамилию, имя и отчество через пробел, как в паспорте. Если отчества нет, "
-        "введите фамилию и имя. Например: Петров Сергей Иванович.",
-    ),
-    FieldSpec(
-        "birth_date",
-        "Дата рождения",
-        "Введите дату рождения в формате ДД.ММ.ГГГГ, например 05.03.1990.",
-    ),
-    FieldSpec("sex", "Пол", "Укажите ваш пол.", kind="choice", choices=SEX_CHOICES),
-    FieldSpec(
-        "snils",
-        "СНИЛС",
-        "Введите СНИЛС — 11 цифр, например 123-456-789 64.",
-    ),
-    FieldSpec(
-        "policy_number",
-        "Номер полиса ОМС",
-        "Введите номер полиса ОМС — 16 цифр, например 1234 5678 9012 3456.",
-    ),
-    FieldSpec(
-        "policy_end",
-        "Полис ОМС действует до",
-        "Введите дату окончания действия полиса ОМС в формате ДД.ММ.ГГГГ, например 31.12.2030.",
-    ),
-    FieldSpec(
-        "passport_series",
-        "Серия паспорта",
-        "Введите серию паспорта — 4 цифры, например 45 08.",
-    ),
-    FieldSpec(
-        "passport_number",
-        "Номер паспорта",
-        "Введите номер паспорта — 6 цифр, например 123456.",
-    ),
-    FieldSpec(
-        "passport_issue_date",
-        "Дата выдачи паспорта",
-        "Введите дату выдачи паспорта в формате ДД.ММ.ГГГГ, например 20.07.2005.",
-    ),
-    FieldSpec(
-        "passport_division_code",
-        "Код подразделения",
-        "Введите код подразделения, выдавшего паспорт, — 6 цифр в формате 000-000, "
-        "например 770-001.",
-    ),
-    FieldSpec(
-        "passport_issued_by",
-        "Кем выдан паспорт",
-        "Введите, кем выдан паспорт, как в документе, например: ГУ МВД России по г. Москве.",
-    ),
-    FieldSpec(
-        "inn",
-        "ИНН",
-        "Введите ИНН — 12 цифр, например 500100732259. Это необязательно: поле можно пропустить.",
-        optional=True,
-    ),
-    FieldSpec(
-        "address",
-        "Адрес регистрации",
-        "Введите адрес регистрации, как в паспорте, например: г. Москва, ул. Тверская, "
-        "д. 1, кв. 5.",
-    ),
-    FieldSpec(
-        "phone",
-        "Контактный телефон",
-        "Введите контактный телефон, например +7 999 000-00-01, или выберите номер "
-        "из учётной записи.",
-    ),
-    FieldSpec(
-        "email",
-        "Электронная почта",
-        "Введите адрес электронной почты, например name@example.ru. Это необязательно: "
-        "поле можно пропустить.",
-        optional=True,
-    ),
-    FieldSpec(
-        "kind",
-        "Тип обращения",
-        "Выберите тип обращения: новая карта, если карты у вас ещё нет, или обновление "
-        "данных в уже открытой карте.",
-        kind="choice",
-        choices=KIND_CHOICES,
-    ),
-    FieldSpec(
-        "comment",
-        "Комментарий",
-        "Если хотите, напишите комментарий к заявлению (до 1000 символов). Это необязательно: "
-        "поле можно пропустить.",
-        optional=True,
-    ),
-    FieldSpec(
-        "consent",
-        "Согласие на обработку данных",
-        "Прочитайте согласие на обработку персональных данных, включая сведения о состоянии "
-        "здоровья. Чтобы продолжить, подтвердите согласие.",
-        kind="consent",
-    ),
-)
-FIELD_BY_NAME = {spec.name: spec for spec in FIELDS}
-
-# The columns each field writes (the full name fills three).
-_COLUMNS: dict[str, tuple[str, ...]] = {
-    spec.name: (spec.name,) for spec in FIELDS if spec.name not in ("full_name", "consent")
-}
-_COLUMNS["full_name"] = ("last_name", "first_name", "middle_name")
-_COLUMNS["consent"] = ("consent_version", "consent_at")
 
 MSG_NOT_EDITABLE = (
     "Заявление уже отправлено, изменить его сейчас нельзя. Дождитесь результата проверки: "
@@ -246,7 +108,6 @@ class DraftView:
     values: dict[str, str]  # display strings of the answered fields
     next_field: str | None  # the first field not answered yet, in FIELDS order
     complete: bool
-    phone_default: str  # the account's phone, E.164
     # Something the person should know about the last change (shown once).
     notice: str | None = None
 
@@ -290,65 +151,12 @@ class StatusView:
 # -- display ------------------------------------------------------------------
 
 
-def _date(value: date) -> str:
-    return value.strftime("%d.%m.%Y")
-
-
-def format_moment(value: datetime) -> str:
-    """A moment as people in Russia read it: Moscow time, «26.11.2026 12:00 (МСК)»."""
-    return value.astimezone(MSK).strftime("%d.%m.%Y %H:%M") + " (МСК)"
-
-
-def _phone(value: str) -> str:
-    try:
-        number = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
-        return value
-    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
-
-
-def _choice_label(spec: FieldSpec, key: str | None) -> str | None:
-    return next((label for k, label in spec.choices if k == key), None)
-
-
-def _display(application: Application, spec: FieldSpec) -> str | None:
-    """The field's value as the person reads it; None when it has no value."""
-    a = application
-    match spec.name:
-        case "full_name":
-            if a.last_name is None or a.first_name is None:
-                return None
-            return " ".join(p for p in (a.last_name, a.first_name, a.middle_name) if p)
-        case "birth_date" | "policy_end" | "passport_issue_date":
-            value: date | None = getattr(a, spec.name)
-            return _date(value) if value else None
-        case "sex" | "kind":
-            return _choice_label(spec, getattr(a, spec.name))
-        case "snils":
-            return format_snils(a.snils) if a.snils else None
-        case "policy_number":
-            p = a.policy_number
-            return " ".join(p[i : i + 4] for i in range(0, 16, 4)) if p else None
-        case "passport_series":
-            s = a.passport_series
-            return f"{s[:2]} {s[2:]}" if s else None
-        case "phone":
-            return _phone(a.phone) if a.phone else None
-        case "consent":
-            if a.consent_at is None or a.consent_version != CONSENT_VERSION:
-                return None
-            return f"Дано {format_moment(a.consent_at)}"
-        case _:
-            text: str | None = getattr(a, spec.name)
-            return text
-
-
 def _skipped(application: Application) -> list[str]:
     return list(application.skipped_fields or [])
 
 
 def _answered(application: Application, spec: FieldSpec) -> bool:
-    if _display(application, spec) is not None:
+    if spec.display(application) is not None:
         return True
     return spec.optional and spec.name in _skipped(application)
 
@@ -373,19 +181,19 @@ def _number(application: Application, now: datetime) -> str:
 
 def status_message(number: str | None, status: str, reasons: Sequence[str]) -> str:
     ref = f"№ {number}" if number else ""
-    if status == "accepted":
+    if status == Status.ACCEPTED:
         return f"Заявка {ref} принята. Мы сообщим, когда начнём её проверку."
-    if status == "in_work":
+    if status == Status.IN_WORK:
         return f"Заявка {ref} в работе: проверяем данные и документы."
-    if status == "opened":
+    if status == Status.OPENED:
         return f"Заявка {ref} рассмотрена: электронная медицинская карта открыта."
-    if status == "needs_fix":
+    if status == Status.NEEDS_FIX:
         listed = "\n".join(f"• {r}" for r in reasons)
         return (
             f"По заявке {ref} требуются исправления:\n{listed}\n"
             "Откройте статус заявки, исправьте данные и отправьте заявление снова."
         )
-    if status == "rejected":
+    if status == Status.REJECTED:
         listed = " ".join(reasons)
         return f"По заявке {ref} отказано. {listed}".strip()
     return f"Статус заявки {ref}: {STATUS_TEXT.get(status, status)}."
@@ -400,10 +208,12 @@ async def record_status(
     reasons: Sequence[str] = (),
     reason_codes: Sequence[str] = (),
     actor_account_id: int | None = None,
+    decision: Decision | None = None,
 ) -> None:
     """After the application's status changed: its history row, audit row and push.
 
     All three go into the caller's unit of work, with the change itself.
+    `decision` is the access a person's change rests on (none for the worker's).
     """
     now = ctx.gateways.clock.now()
     await uow.enrolment.applications.add_event(
@@ -424,6 +234,7 @@ async def record_status(
         application_id=application.id,
         status=application.status,
         reasons=list(reason_codes),
+        **(decision.audit_fields() if decision else {}),
     )
     await notify.to_account(
         uow,
@@ -462,8 +273,23 @@ class ApplicationService:
     def _actor(self, user: CurrentUser) -> str:
         return f"account:{user.account_id}"
 
+    async def _require(self, user: CurrentUser, action: str) -> Decision:
+        """May the person work with this application now? Only their own (APPLY).
+
+        Raises AccessDenied (journaled) otherwise. Once allowed, the subject is
+        the person themself, so the use cases go on with ``user.account_id``.
+        """
+        return await require(
+            self.uow, self.ctx, user, user.subject_account_id, Permission.APPLY, action=action
+        )
+
     async def _audit(
-        self, user: CurrentUser, action: str, application: Application, **details: Any
+        self,
+        user: CurrentUser,
+        decision: Decision,
+        action: str,
+        application: Application,
+        **details: Any,
     ) -> None:
         await audit.record(
             self.uow,
@@ -471,16 +297,19 @@ class ApplicationService:
             actor=self._actor(user),
             action=action,
             actor_account_id=user.account_id,
-            subject_account_id=user.account_id,
+            subject_account_id=decision.subject_account_id,
             application_id=application.id,
             session_id=user.session_id,
+            **decision.audit_fields(),
             **details,
         )
 
     async def _account(self, user: CurrentUser) -> Account:
         return await self._account_by_id(user.account_id)
 
-    async def _current(self, user: CurrentUser, *, for_update: bool = False) -> Application:
+    async def _current(
+        self, user: CurrentUser, decision: Decision, *, for_update: bool = False
+    ) -> Application:
         """The application in progress, a new draft when there is none."""
         found = await self.uow.enrolment.applications.in_progress_for(
             user.account_id, for_update=for_update
@@ -499,7 +328,7 @@ class ApplicationService:
         application = await self.uow.enrolment.applications.add(
             Application(
                 account_id=user.account_id,
-                status="draft",
+                status=Status.DRAFT,
                 revision=0,
                 skipped_fields=[],
                 created_at=now,
@@ -507,11 +336,11 @@ class ApplicationService:
                 attempt=0,
             )
         )
-        await self._audit(user, "application.create", application)
+        await self._audit(user, decision, "application.create", application)
         return application
 
-    async def _editable(self, user: CurrentUser) -> Application:
-        application = await self._current(user, for_update=True)
+    async def _editable(self, user: CurrentUser, decision: Decision) -> Application:
+        application = await self._current(user, decision, for_update=True)
         if application.status not in EDITABLE_STATUSES:
             raise DomainError(MSG_NOT_EDITABLE)
         return application
@@ -521,11 +350,10 @@ class ApplicationService:
         application.updated_at = self.now
 
     async def _view(self, application: Application, notice: str | None = None) -> DraftView:
-        account = await self._account_by_id(application.account_id)
         values: dict[str, str] = {}
         next_field: str | None = None
         for spec in FIELDS:
-            shown = _display(application, spec)
+            shown = spec.display(application)
             if shown is not None:
                 values[spec.name] = shown
             elif spec.optional and spec.name in _skipped(application):
@@ -539,7 +367,6 @@ class ApplicationService:
             values=values,
             next_field=next_field,
             complete=next_field is None,
-            phone_default=account.phone,
             notice=notice,
         )
 
@@ -555,60 +382,6 @@ class ApplicationService:
             return FIELD_BY_NAME[name]
         except KeyError:
             raise ValueError(f"unknown application field {name!r}") from None
-
-    def _parse_choice(self, spec: FieldSpec, raw: str) -> str:
-        text = raw.strip().casefold()
-        for key, label in spec.choices:
-            if text in (key, label.casefold()):
-                return key
-        options = " или ".join(f"«{label}»" for _, label in spec.choices)
-        raise ValidationError(f"Выберите один из вариантов: {options}.")
-
-    def _parse(self, application: Application, spec: FieldSpec, raw: str) -> dict[str, object]:
-        """The column values for the field, or ValidationError (nothing is changed)."""
-        today = self.today
-        match spec.name:
-            case "full_name":
-                name = validate_full_name(raw)
-                return {
-                    "last_name": name.last_name,
-                    "first_name": name.first_name,
-                    "middle_name": name.middle_name,
-                }
-            case "birth_date":
-                return {"birth_date": validate_birth_date(raw, today)}
-            case "sex" | "kind":
-                return {spec.name: self._parse_choice(spec, raw)}
-            case "snils":
-                return {"snils": normalize_snils(raw)}
-            case "policy_number":
-                return {"policy_number": validate_policy_number(raw)}
-            case "policy_end":
-                return {"policy_end": validate_policy_end_date(raw, today)}
-            case "passport_series":
-                return {"passport_series": validate_passport_series(raw)}
-            case "passport_number":
-                return {"passport_number": validate_passport_number(raw)}
-            case "passport_issue_date":
-                # Without a birth date yet, only the format and "not in the future" are
-                # checked here; setting the birth date re-checks the issue date.
-                born = application.birth_date or date(1, 1, 1)
-                return {"passport_issue_date": validate_passport_issue_date(raw, born, today)}
-            case "passport_division_code":
-                return {"passport_division_code": validate_division_code(raw)}
-            case "passport_issued_by":
-                return {"passport_issued_by": validate_issued_by(raw)}
-            case "inn":
-                return {"inn": validate_inn(raw)}
-            case "address":
-                return {"address": validate_address(raw)}
-            case "phone":
-                return {"phone": normalize_phone(raw)}
-            case "email":
-                return {"email": validate_email(raw)}
-            case "comment":
-                return {"comment": validate_comment(raw)}
-        raise ValueError(f"field {spec.name!r} is not set with set_field")
 
     async def _documents(self, application: Application) -> Sequence[ApplicationDocument]:
         return await self.uow.enrolment.documents.for_application(application.id)
@@ -638,14 +411,21 @@ class ApplicationService:
 
         ``status != "draft"`` means it was submitted: the dialog shows its status.
         """
-        return await self._view(await self._current(user))
+        decision = await self._require(user, "application.draft")
+        return await self._view(await self._current(user, decision))
+
+    async def account_phone(self, user: CurrentUser) -> str:
+        """The account's own phone (E.164), offered at the phone question."""
+        await self._require(user, "application.account_phone")
+        return (await self._account(user)).phone
 
     async def set_field(self, user: CurrentUser, name: str, raw: str) -> DraftView:
+        decision = await self._require(user, "application.field")
         spec = self._spec(name)
         if spec.kind == "consent":
             raise ValueError("the consent is given with accept_consent()")
-        application = await self._editable(user)
-        values = self._parse(application, spec, raw)
+        application = await self._editable(user, decision)
+        values = dict(spec.parse(raw, ParseContext(application, self.today)))
         notice = None
         if spec.name == "birth_date":
             born = values["birth_date"]
@@ -663,6 +443,7 @@ class ApplicationService:
         self._touch(application)
         await self._audit(
             user,
+            decision,
             "application.field",
             application,
             field=spec.name,
@@ -671,36 +452,47 @@ class ApplicationService:
         return await self._view(application, notice)
 
     async def skip_field(self, user: CurrentUser, name: str) -> DraftView:
+        decision = await self._require(user, "application.field")
         spec = self._spec(name)
         if not spec.optional:
             raise DomainError(MSG_NOT_OPTIONAL)
-        application = await self._editable(user)
-        for column in _COLUMNS[spec.name]:
+        application = await self._editable(user, decision)
+        for column in spec.stored_in:
             setattr(application, column, None)
         application.skipped_fields = [*(f for f in _skipped(application) if f != name), name]
         self._touch(application)
-        await self._audit(user, "application.field", application, field=name, skipped=True)
+        await self._audit(
+            user, decision, "application.field", application, field=name, skipped=True
+        )
         return await self._view(application)
 
     async def use_account_phone(self, user: CurrentUser) -> DraftView:
-        application = await self._editable(user)
+        decision = await self._require(user, "application.field")
+        application = await self._editable(user, decision)
         account = await self._account(user)
         application.phone = account.phone
         self._touch(application)
-        await self._audit(user, "application.field", application, field="phone", source="account")
+        await self._audit(
+            user, decision, "application.field", application, field="phone", source="account"
+        )
         return await self._view(application)
 
     async def accept_consent(self, user: CurrentUser) -> DraftView:
-        application = await self._editable(user)
+        decision = await self._require(user, "application.consent")
+        application = await self._editable(user, decision)
         application.consent_version = CONSENT_VERSION
         application.consent_at = self.now
         self._touch(application)
-        await self._audit(user, "application.consent", application, version=CONSENT_VERSION)
+        await self._audit(
+            user, decision, "application.consent", application, version=CONSENT_VERSION
+        )
         return await self._view(application)
 
     # -- review and submission --
 
-    async def _audit_read(self, user: CurrentUser, action: str, application_id: int) -> None:
+    async def _audit_read(
+        self, user: CurrentUser, decision: Decision, action: str, application_id: int
+    ) -> None:
         """Showing personal data is an action on it too: journal who read what."""
         await audit.record(
             self.uow,
@@ -708,17 +500,19 @@ class ApplicationService:
             actor=f"account:{user.account_id}",
             action=action,
             actor_account_id=user.account_id,
-            subject_account_id=user.account_id,
+            subject_account_id=decision.subject_account_id,
             application_id=application_id,
+            **decision.audit_fields(),
         )
 
     async def review(self, user: CurrentUser) -> ReviewView:
-        application = await self._current(user)
-        await self._audit_read(user, "application.view", application.id)
+        decision = await self._require(user, "application.view")
+        application = await self._current(user, decision)
+        await self._audit_read(user, decision, "application.view", application.id)
         documents = await self._documents(application)
         rows = []
         for spec in FIELDS:
-            shown = _display(application, spec)
+            shown = spec.display(application)
             if shown is None:
                 skipped = spec.optional and spec.name in _skipped(application)
                 shown = NOT_GIVEN if skipped else NOT_FILLED
@@ -737,7 +531,8 @@ class ApplicationService:
 
     async def prepare_submit(self, user: CurrentUser) -> str:
         """The action_ref to confirm with a one-time code, or DomainError with what is missing."""
-        application = await self._editable(user)
+        decision = await self._require(user, "application.prepare_submit")
+        application = await self._editable(user, decision)
         problems = self._problems(application, await self._documents(application))
         if problems:
             raise DomainError(" ".join(problems))
@@ -753,6 +548,7 @@ class ApplicationService:
 
     async def submit(self, user: CurrentUser, action_ref: str) -> SubmitResult:
         """Send the application, after the one-time code for `action_ref` was confirmed."""
+        decision = await self._require(user, "application.submit")
         application = await self.uow.enrolment.applications.in_progress_for(
             user.account_id, for_update=True
         )
@@ -768,23 +564,26 @@ class ApplicationService:
         if problems:
             raise DomainError(" ".join(problems))
         now = self.now
-        resubmission = application.status == "needs_fix"
+        resubmission = application.status == Status.NEEDS_FIX
         if application.number is None:
             application.number = _number(application, now)
-        application.status = "accepted"
+        application.status = Status.ACCEPTED
         application.submitted_at = now
         application.lease_until = None
         self._touch(application)
         await self.uow.flush()
-        await self._audit(user, "application.submit", application, resubmission=resubmission)
+        await self._audit(
+            user, decision, "application.submit", application, resubmission=resubmission
+        )
         await record_status(
             self.uow,
             self.ctx,
             application,
             actor=self._actor(user),
             actor_account_id=user.account_id,
+            decision=decision,
         )
-        return SubmitResult(number=application.number, status_text=STATUS_TEXT["accepted"])
+        return SubmitResult(number=application.number, status_text=STATUS_TEXT[Status.ACCEPTED])
 
     # -- status --
 
@@ -802,16 +601,17 @@ class ApplicationService:
         """
         repo = self.uow.enrolment.applications
         current = await repo.in_progress_for(account_id)
-        if current is not None and current.status != "draft":
+        if current is not None and current.status != Status.DRAFT:
             return current
-        return await repo.latest_for(account_id, except_statuses=("draft",)) or current
+        return await repo.latest_for(account_id, except_statuses=(Status.DRAFT,)) or current
 
     async def status(self, user: CurrentUser) -> StatusView | None:
         """The state of the person's application (see `_for_status`); None if there is none."""
+        decision = await self._require(user, "application.status.view")
         application = await self._for_status(user.account_id)
         if application is None:
             return None
-        await self._audit_read(user, "application.status.view", application.id)
+        await self._audit_read(user, decision, "application.status.view", application.id)
         events = await self.uow.enrolment.applications.events(application.id)
         history = [HistoryEntry(STATUS_TEXT[e.status], e.at, list(e.reasons)) for e in events]
         reasons: list[str] = []
@@ -821,9 +621,9 @@ class ApplicationService:
         eta_minutes: int | None = None
         if application.status in WAITING_STATUSES and application.submitted_at is not None:
             pace = await self._pace_seconds()
-            if application.status == "accepted":
+            if application.status == Status.ACCEPTED:
                 queue_ahead = await self.uow.enrolment.applications.count_ahead(
-                    "accepted", application.submitted_at, application.id
+                    Status.ACCEPTED, application.submitted_at, application.id
                 )
                 seconds = pace * (queue_ahead + 1)
             else:
@@ -841,5 +641,5 @@ class ApplicationService:
             reasons=reasons,
             queue_ahead=queue_ahead,
             eta_minutes=eta_minutes,
-            can_fix=application.status == "needs_fix",
+            can_fix=application.status == Status.NEEDS_FIX,
         )

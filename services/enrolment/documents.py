@@ -2,9 +2,11 @@
 
 Slots: the passport (the page with the photo), the ОМС policy and the СНИЛС are
 required; a proof of residence is optional. A file is accepted when
-``inspect_upload`` finds a JPG, PNG or PDF of at most 5 MB by its content;
-it is stored encrypted in the file store (``ctx.gateways.files``) under a
-random key, and the database keeps its metadata and SHA-256.
+``inspect_upload`` finds a JPG, PNG or PDF of at most 5 MB by its content (and
+readable, inactive, nothing but a document); what is stored is the file it
+gives back (``UploadInfo.data``: an image re-encoded without metadata), encrypted
+in the file store (``ctx.gateways.files``) under a random key, and the database
+keeps the metadata and SHA-256 of those stored bytes.
 
 Files and transactions. The blob is written before the row that points to it,
 so a committed row always has its file:
@@ -17,14 +19,20 @@ so a committed row always has its file:
   ``sweep_orphan_files`` removes those (run it now and then; it spares files
   younger than a grace period, which may belong to an upload in flight).
 
-The same file in two slots is accepted and pointed out (``duplicate_of_label``):
-one scan can honestly hold two documents (a PDF of all pages), so refusing it
-would block the person, while a slip is cheap for them to fix once they are told.
+The same file in two required slots is refused (:class:`DuplicateDocument`):
+a passport, a policy and a СНИЛС are three documents, and one picture can't be
+two of them — accepting it let an application go through with one scan for
+all three. "The same" is the same stored SHA-256: re-encoding is deterministic,
+so the same bytes sent twice give the same stored file, and two copies of one
+picture that differ only in metadata or trailing bytes do too; the digest of
+the bytes as sent is compared as well (rows stored before re-encoding hold it).
+The optional proof of residence may hold the same file as a required slot (the
+passport's registration page is such a proof, often in one PDF with the photo
+page): that is accepted and pointed out (``duplicate_of_label``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import re
 from collections.abc import Sequence
@@ -33,17 +41,20 @@ from datetime import datetime
 from typing import Protocol
 
 from services.core import audit
-from services.core.access import CurrentUser
+from services.core.access import CurrentUser, Decision, Permission, require
 from services.core.context import AppContext
-from services.core.errors import DomainError
-from services.core.files import MAX_UPLOAD_BYTES, UploadRejected, inspect_upload
+from services.core.errors import DomainError, ValidationError
+from services.core.files import MAX_UPLOAD_BYTES, UploadInfo, UploadRejected, inspect_upload
 from services.core.gateways import FileStore
+from services.core.work import Work, in_unit
+from services.enrolment.statuses import ApplicationStatus as Status
 from storage.models import Application, ApplicationDocument
 from storage.uow import UnitOfWork
 
 __all__ = [
     "SLOTS",
     "DocumentService",
+    "DuplicateDocument",
     "SlotSpec",
     "SlotView",
     "UploadResult",
@@ -52,7 +63,7 @@ __all__ = [
     "sweep_orphan_files",
 ]
 
-EDITABLE_STATUSES = ("draft", "needs_fix")
+EDITABLE_STATUSES = (Status.DRAFT, Status.NEEDS_FIX)
 MAX_FILE_NAME = 255
 
 
@@ -101,6 +112,17 @@ MSG_NOT_EDITABLE = (
     "Документы можно добавить или заменить, пока заявление не отправлено или когда "
     "по нему требуются исправления."
 )
+
+
+class DuplicateDocument(ValidationError):
+    """The file is already in another required slot (``other_slot``); nothing is stored."""
+
+    def __init__(self, other: SlotSpec) -> None:
+        super().__init__(
+            f"Этот файл уже загружен в раздел «{other.label}». "
+            "Пришлите в этот раздел нужный документ."
+        )
+        self.other_slot = other.slot
 
 
 def slot_views(documents: Sequence[ApplicationDocument]) -> list[SlotView]:
@@ -163,6 +185,16 @@ class DocumentService:
     def _actor(self, user: CurrentUser) -> str:
         return f"account:{user.account_id}"
 
+    async def _require(self, user: CurrentUser, action: str) -> Decision:
+        """May the person work with these documents now? Only their own (APPLY).
+
+        Raises AccessDenied (journaled) otherwise. Once allowed, the subject is
+        the person themself, so the use cases go on with ``user.account_id``.
+        """
+        return await require(
+            self.uow, self.ctx, user, user.subject_account_id, Permission.APPLY, action=action
+        )
+
     async def _editable(self, user: CurrentUser) -> Application:
         application = await self.uow.enrolment.applications.in_progress_for(
             user.account_id, for_update=True
@@ -187,31 +219,49 @@ class DocumentService:
 
     async def slots(self, user: CurrentUser) -> list[SlotView]:
         """The slots of the application in progress (all empty when there is none)."""
+        await self._require(user, "document.list")
         application = await self.uow.enrolment.applications.in_progress_for(user.account_id)
         if application is None:
             return slot_views([])
         return slot_views(await self.uow.enrolment.documents.for_application(application.id))
 
     async def upload(
-        self, user: CurrentUser, slot: str, data: bytes, file_name: str | None = None
+        self,
+        user: CurrentUser,
+        slot: str,
+        data: bytes,
+        file_name: str | None = None,
+        *,
+        info: UploadInfo | None = None,
     ) -> UploadResult:
         """Check the file, store it encrypted in the slot (replacing what was there).
 
-        Raises ``UploadRejected`` (a ValidationError) for a file that is not a
-        JPG, PNG or PDF of at most 5 MB, and DomainError when the application
-        can't take documents now; in both cases nothing is stored.
+        Raises ``UploadRejected`` (a ValidationError) for a file that
+        ``inspect_upload`` refuses, ``DuplicateDocument`` for the file of
+        another required slot, and DomainError when the application can't take
+        documents now; in each case nothing is stored. `info` is the verdict of
+        :func:`check_upload` when the caller judged the file before opening this
+        unit of work (as :class:`DocumentUploads` does); what is stored is
+        ``info.data`` (the re-encoded file), never `data` as sent.
         """
+        decision = await self._require(user, "document.upload")
         spec = _slot(slot)
         application = await self._editable(user)
-        # Decoding a whole image is CPU work: keep it off the event loop.
-        info = await asyncio.to_thread(inspect_upload, data)
+        if info is None:
+            info = await check_upload(self.ctx, data)
         documents = await self.uow.enrolment.documents.for_application(application.id)
-        duplicate = next(
-            (d for d in documents if d.sha256 == info.sha256 and d.slot != spec.slot), None
-        )
+        # A row stored before uploads were re-encoded holds the digest of the
+        # bytes as sent: compare with both.
+        digests = {info.sha256, info.original_sha256}
+        duplicates = [d for d in documents if d.sha256 in digests and d.slot != spec.slot]
+        if spec.required:
+            for other in duplicates:
+                if SLOT_BY_NAME[other.slot].required:
+                    raise DuplicateDocument(SLOT_BY_NAME[other.slot])
+        duplicate = duplicates[0] if duplicates else None
         now = self.ctx.gateways.clock.now()
         store = self.store
-        key = await store.put(data)
+        key = await store.put(info.data)
         self.uow.after_rollback(functools.partial(store.delete, key))
         existing = next((d for d in documents if d.slot == spec.slot), None)
         if existing is not None:
@@ -247,7 +297,8 @@ class DocumentService:
             actor=self._actor(user),
             action="document.upload",
             actor_account_id=user.account_id,
-            subject_account_id=user.account_id,
+            subject_account_id=decision.subject_account_id,
+            **decision.audit_fields(),
             application_id=application.id,
             document_id=document.id,
             slot=spec.slot,
@@ -266,6 +317,7 @@ class DocumentService:
 
     async def remove(self, user: CurrentUser, slot: str) -> list[SlotView]:
         """Empty the slot (its file is deleted after the commit); returns the slots."""
+        decision = await self._require(user, "document.remove")
         spec = _slot(slot)
         application = await self._editable(user)
         document = await self.uow.enrolment.documents.in_slot(application.id, spec.slot)
@@ -283,10 +335,11 @@ class DocumentService:
             actor=self._actor(user),
             action="document.remove",
             actor_account_id=user.account_id,
-            subject_account_id=user.account_id,
+            subject_account_id=decision.subject_account_id,
             application_id=application.id,
             document_id=document_id,
             slot=spec.slot,
+            **decision.audit_fields(),
         )
         return slot_views(await self.uow.enrolment.documents.for_application(application.id))
 
@@ -313,3 +366,32 @@ async def sweep_orphan_files(
     for key in orphans:
         await store.delete(key)
     return len(orphans)
+
+
+async def check_upload(ctx: AppContext, data: bytes) -> UploadInfo:
+    """Judge an uploaded file by its content, in the CPU pool (decoding is CPU work)."""
+    return await ctx.cpu.run(inspect_upload, data)
+
+
+class DocumentUploads:
+    """Uploading a document as one use case: the file is judged before any transaction.
+
+    The check (decoding the whole image or PDF) runs in the CPU pool with no unit
+    of work open; only then is the file stored and its row written, in one unit.
+    """
+
+    def __init__(self, work: Work, ctx: AppContext) -> None:
+        self.work = work
+        self.ctx = ctx
+
+    async def upload(
+        self, user: CurrentUser, slot: str, data: bytes, file_name: str | None = None
+    ) -> UploadResult:
+        _slot(slot)
+        info = await check_upload(self.ctx, data)
+        return await in_unit(
+            self.work,
+            lambda uow: DocumentService(uow, self.ctx).upload(
+                user, slot, data, file_name, info=info
+            ),
+        )

@@ -41,8 +41,10 @@ from services.core import audit
 from services.core.consent import CONSENT_VERSION
 from services.core.context import AppContext
 from services.core.gateways import Registry, RegistryRecord, name_key
-from services.enrolment.application import MSK, record_status
+from services.enrolment.application import record_status
 from services.enrolment.documents import missing_required
+from services.enrolment.form import MSK
+from services.enrolment.statuses import ApplicationStatus as Status
 from storage.models import Application, ApplicationDocument, MedicalRecord
 from storage.uow import UnitOfWork
 
@@ -58,7 +60,7 @@ __all__ = [
 ]
 
 ACTOR = "worker:processor"
-CLAIMABLE = ("accepted", "in_work")
+CLAIMABLE = (Status.ACCEPTED, Status.IN_WORK)
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,7 @@ class ProcessingService:
         application = await self.uow.enrolment.applications.get_for_update(application_id)
         if application is None:
             return None
-        if application.status == "in_work":
+        if application.status == Status.IN_WORK:
             return Started(
                 application.id,
                 application.account_id,
@@ -192,8 +194,8 @@ class ProcessingService:
         now = self.now
         moved = await self.uow.enrolment.applications.move(
             application.id,
-            ("accepted",),
-            {"status": "in_work", "processing_started_at": now, "updated_at": now},
+            (Status.ACCEPTED,),
+            {"status": Status.IN_WORK, "processing_started_at": now, "updated_at": now},
         )
         if not moved:
             return None
@@ -203,7 +205,7 @@ class ProcessingService:
     async def applicant(self, application_id: int) -> Applicant | None:
         """What to ask the registry about an application in work; None if it is not in work."""
         application = await self.uow.enrolment.applications.get(application_id)
-        if application is None or application.status != "in_work":
+        if application is None or application.status != Status.IN_WORK:
             return None
         a = application
         return Applicant(
@@ -228,7 +230,7 @@ class ProcessingService:
         otherwise nothing is decided and the application is looked at again later.
         """
         application = await self.uow.enrolment.applications.get_for_update(application_id)
-        if application is None or application.status != "in_work":
+        if application is None or application.status != Status.IN_WORK:
             return None
         if (answer.applicant.application_id, answer.applicant.revision) != (
             application.id,
@@ -240,7 +242,7 @@ class ProcessingService:
         now = self.now
         moved = await self.uow.enrolment.applications.move(
             application.id,
-            ("in_work",),
+            (Status.IN_WORK,),
             {
                 "status": decision.status,
                 "processed_at": now,
@@ -250,7 +252,7 @@ class ProcessingService:
         )
         if not moved:
             return None
-        if decision.status == "opened":
+        if decision.status == Status.OPENED:
             await self._open_record(application, now)
         texts = [r.text for r in decision.reasons]
         await record_status(
@@ -296,7 +298,7 @@ class ProcessingService:
                 reasons.append(R_BIRTH)
             if same_name and person.birth_date == a.birth_date and person.legal_restriction:
                 return Decision(
-                    "rejected", (Reason("legal_restriction", person.legal_restriction),)
+                    Status.REJECTED, (Reason("legal_restriction", person.legal_restriction),)
                 )
 
         record = await self.uow.record.records.for_account(a.account_id)
@@ -306,8 +308,8 @@ class ProcessingService:
             reasons.append(R_NO_RECORD)
 
         if reasons:
-            return Decision("needs_fix", tuple(reasons))
-        return Decision("opened")
+            return Decision(Status.NEEDS_FIX, tuple(reasons))
+        return Decision(Status.OPENED)
 
     async def _open_record(self, application: Application, now: datetime) -> None:
         """Create the person's medical record (or, for an update, renew its personal data)."""

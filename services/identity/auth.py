@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.core import audit, notify
-from services.core.access import CurrentUser
+from services.core.access import CurrentUser, Permission, require
 from services.core.context import AppContext
 from services.core.errors import DomainError, NotFoundError, ValidationError
 from services.core.validators import normalize_phone, parse_login
+from services.core.work import Work, in_unit
 from services.identity.otp import Channel, IssuedCode, OtpService, mask_email
 from services.identity.passwords import check_password_policy
 from storage.models import Account, AuthSession, LoginEvent, TelegramBinding
@@ -43,6 +44,19 @@ class PhoneMismatch(DomainError):
     pass
 
 
+class _HashChanged(Exception):
+    """The password changed between reading its hash and recording a check against it."""
+
+
+@dataclass(frozen=True)
+class PasswordCheck:
+    """A typed password checked against `checked_hash` off the event loop."""
+
+    checked_hash: str
+    matches: bool
+    rehashed: str | None = None
+
+
 @dataclass(frozen=True)
 class AccountRef:
     """What the sign-in dialog keeps between steps (never the password)."""
@@ -65,6 +79,10 @@ class LoginHistoryEntry:
     outcome: str
     outcome_text: str
 
+
+# How stale a session's last_seen_at may get before an update touches it again:
+# the idle limit is counted in minutes, so a write per update buys nothing.
+TOUCH_EVERY = timedelta(seconds=30)
 
 OUTCOME_TEXT = {
     "success": "успешный вход",
@@ -133,25 +151,43 @@ class AuthService:
             )
         return _ref(account)
 
-    async def check_password(self, account_id: int, password: str, tg_user: int) -> AccountRef:
-        """Raise AccountLocked or WrongPassword (after recording the failure), else go on."""
+    async def _refuse_locked(self, account: Account, tg_user: int) -> None:
+        await self._login_event(account.id, tg_user, "locked_attempt")
+        await self._audit(
+            actor=audit.telegram_actor(tg_user),
+            action="sign_in.password",
+            outcome="locked",
+            subject_account_id=account.id,
+        )
+        raise AccountLocked()
+
+    async def stored_password(self, account_id: int, tg_user: int) -> str:
+        """The hash to check a typed password against; a locked account is refused here."""
+        account = await self._account(account_id)
+        if account.locked_at is not None:
+            await self._refuse_locked(account, tg_user)
+        return account.password_hash
+
+    async def record_password_check(
+        self, account_id: int, tg_user: int, check: PasswordCheck
+    ) -> AccountRef:
+        """Apply the outcome of a password check made off the event loop.
+
+        Raise AccountLocked or WrongPassword (after recording the failure), else go
+        on. Raises `_HashChanged` when the password changed since the hash was read.
+        """
         account = await self.uow.identity.accounts.get_for_update(account_id)
         if account is None:
             raise NotFoundError("Учётная запись не найдена. Начните вход заново.")
+        if account.password_hash != check.checked_hash:
+            raise _HashChanged()
         actor = audit.telegram_actor(tg_user)
         if account.locked_at is not None:
-            await self._login_event(account.id, tg_user, "locked_attempt")
-            await self._audit(
-                actor=actor,
-                action="sign_in.password",
-                outcome="locked",
-                subject_account_id=account.id,
-            )
-            raise AccountLocked()
-        if self.ctx.hasher.verify(account.password_hash, password):
+            await self._refuse_locked(account, tg_user)
+        if check.matches:
             account.failed_password_attempts = 0
-            if self.ctx.hasher.needs_rehash(account.password_hash):
-                account.password_hash = self.ctx.hasher.hash(password)
+            if check.rehashed is not None:
+                account.password_hash = check.rehashed
             await self._audit(
                 actor=actor,
                 action="sign_in.password",
@@ -326,10 +362,15 @@ class AuthService:
     # -- sessions -------------------------------------------------------
 
     async def resolve_session(self, tg_user: int, *, touch: bool = True) -> SessionState:
-        """The person's live session (touched unless `touch` is false); an idle one ends here."""
-        session = await self.uow.identity.sessions.open_for_telegram_user(tg_user)
-        if session is None:
+        """The person's live session (touched unless `touch` is false); an idle one ends here.
+
+        One query reads the session with its account. The session is touched at
+        most once every `TOUCH_EVERY`, so most updates write nothing here.
+        """
+        found = await self.uow.identity.sessions.open_with_account(tg_user)
+        if found is None:
             return SessionState(None, expired=False)
+        session, account = found
         now = self.now
         idle = timedelta(minutes=self.ctx.policy.session_idle_minutes)
         if now - session.last_seen_at > idle:
@@ -342,12 +383,11 @@ class AuthService:
                 session_id=session.id,
             )
             return SessionState(None, expired=True)
-        account = await self.uow.identity.accounts.get(session.account_id)
-        if account is None or account.locked_at is not None:
+        if account.locked_at is not None:
             session.ended_at = now
             session.end_reason = "locked"
             return SessionState(None, expired=True)
-        if touch:
+        if touch and now - session.last_seen_at >= TOUCH_EVERY:
             session.last_seen_at = now
         return SessionState(CurrentUser(account.id, session.id, _display_name(account)), False)
 
@@ -368,14 +408,24 @@ class AuthService:
         return True
 
     async def login_history(self, user: CurrentUser, limit: int = 10) -> list[LoginHistoryEntry]:
+        """The account's recent sign-ins: the owner's own only (AccessDenied otherwise)."""
+        decision = await require(
+            self.uow,
+            self.ctx,
+            user,
+            user.subject_account_id,
+            Permission.READ_ACCOUNT_HISTORY,
+            action="login_history.view",
+        )
         events: Sequence[LoginEvent] = await self.uow.identity.login_events.recent(
-            user.account_id, limit
+            decision.subject_account_id, limit
         )
         await self._audit(
             actor=f"account:{user.account_id}",
             action="login_history.view",
             actor_account_id=user.account_id,
-            subject_account_id=user.account_id,
+            subject_account_id=decision.subject_account_id,
+            **decision.audit_fields(),
         )
         return [
             LoginHistoryEntry(e.at, e.outcome, OUTCOME_TEXT.get(e.outcome, e.outcome))
@@ -384,19 +434,12 @@ class AuthService:
 
     # -- password change (signed in) -----------------------------------
 
-    async def verify_current_password(self, user: CurrentUser, password: str, tg_user: int) -> None:
-        """The same rule as at sign-in: wrong passwords count toward the lock."""
-        await self.check_password(user.account_id, password, tg_user)
-
-    async def set_new_password(
-        self, user: CurrentUser, new_password: str, tg_user: int, chat_id: int
+    async def apply_new_password(
+        self, user: CurrentUser, new_hash: str, tg_user: int, chat_id: int
     ) -> int:
-        """Set the password; every other session of the account ends. Returns how many."""
-        check_password_policy(new_password)
+        """Store the new hash; every other session of the account ends. Returns how many."""
         account = await self._account(user.account_id)
-        if self.ctx.hasher.verify(account.password_hash, new_password):
-            raise ValidationError("Новый пароль должен отличаться от текущего. Придумайте другой.")
-        account.password_hash = self.ctx.hasher.hash(new_password)
+        account.password_hash = new_hash
         account.password_changed_at = self.now
         ended = await self.uow.identity.sessions.end_all(
             account_id=account.id,
@@ -438,13 +481,12 @@ class AuthService:
         )
         return mask_email(account.email)
 
-    async def finish_recovery(self, account_id: int, new_password: str, tg_user: int) -> None:
-        """Set a new password, unlock the account and end all its sessions."""
-        check_password_policy(new_password)
+    async def apply_recovery(self, account_id: int, new_hash: str, tg_user: int) -> None:
+        """Store the new password's hash, unlock the account and end all its sessions."""
         account = await self._account(account_id)
         actor = audit.telegram_actor(tg_user)
         was_locked = account.locked_at is not None
-        account.password_hash = self.ctx.hasher.hash(new_password)
+        account.password_hash = new_hash
         account.password_changed_at = self.now
         account.failed_password_attempts = 0
         account.locked_at = None
@@ -468,4 +510,73 @@ class AuthService:
                 "Доступ к учётной записи восстановлен, пароль изменён. "
                 "Если это были не вы, срочно обратитесь в службу поддержки."
             ),
+        )
+
+
+class Passwords:
+    """The use cases that hash or check a password, each in short units of work.
+
+    The argon2 work runs in the CPU pool between two units of work, so no
+    transaction is open (and no row is locked) while a password is hashed.
+    """
+
+    def __init__(self, work: Work, ctx: AppContext) -> None:
+        self.work = work
+        self.ctx = ctx
+
+    def _auth(self, uow: UnitOfWork) -> AuthService:
+        return AuthService(uow, self.ctx)
+
+    async def _check(self, stored: str, password: str) -> PasswordCheck:
+        hasher, cpu = self.ctx.hasher, self.ctx.cpu
+        matches = await cpu.run(hasher.verify, stored, password)
+        rehashed = None
+        if matches and hasher.needs_rehash(stored):
+            rehashed = await cpu.run(hasher.hash, password)
+        return PasswordCheck(stored, matches, rehashed)
+
+    async def check_password(self, account_id: int, password: str, tg_user: int) -> AccountRef:
+        """Raise AccountLocked or WrongPassword (after recording the failure), else go on."""
+        for _ in range(3):
+            stored = await in_unit(
+                self.work, lambda uow: self._auth(uow).stored_password(account_id, tg_user)
+            )
+            check = await self._check(stored, password)
+            try:
+                return await in_unit(
+                    self.work,
+                    lambda uow, check=check: self._auth(uow).record_password_check(  # type: ignore[misc]
+                        account_id, tg_user, check
+                    ),
+                )
+            except _HashChanged:
+                continue  # the password was just changed: check against the new one
+        raise DomainError("Не удалось проверить пароль. Попробуйте ещё раз.")
+
+    async def verify_current_password(self, user: CurrentUser, password: str, tg_user: int) -> None:
+        """The same rule as at sign-in: wrong passwords count toward the lock."""
+        await self.check_password(user.account_id, password, tg_user)
+
+    async def set_new_password(
+        self, user: CurrentUser, new_password: str, tg_user: int, chat_id: int
+    ) -> int:
+        """Set the password; every other session of the account ends. Returns how many."""
+        check_password_policy(new_password)
+        stored = await in_unit(
+            self.work, lambda uow: self._auth(uow).stored_password(user.account_id, tg_user)
+        )
+        if await self.ctx.cpu.run(self.ctx.hasher.verify, stored, new_password):
+            raise ValidationError("Новый пароль должен отличаться от текущего. Придумайте другой.")
+        new_hash = await self.ctx.cpu.run(self.ctx.hasher.hash, new_password)
+        return await in_unit(
+            self.work,
+            lambda uow: self._auth(uow).apply_new_password(user, new_hash, tg_user, chat_id),
+        )
+
+    async def finish_recovery(self, account_id: int, new_password: str, tg_user: int) -> None:
+        """Set a new password, unlock the account and end all its sessions."""
+        check_password_policy(new_password)
+        new_hash = await self.ctx.cpu.run(self.ctx.hasher.hash, new_password)
+        await in_unit(
+            self.work, lambda uow: self._auth(uow).apply_recovery(account_id, new_hash, tg_user)
         )

@@ -15,7 +15,7 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from enum import StrEnum
 
 import pyotp
 
@@ -26,8 +26,24 @@ from services.core.sealing import seal, unseal
 from storage.models import Account, OtpChallenge
 from storage.uow import UnitOfWork
 
-Channel = Literal["sms", "email", "totp"]
-Purpose = Literal["sign_in", "recovery", "change_password", "application_submit"]
+
+class Channel(StrEnum):
+    """How a code reaches the person (``otp_challenges.channel``)."""
+
+    SMS = "sms"
+    EMAIL = "email"
+    TOTP = "totp"  # an authenticator app: nothing is sent, nothing is stored
+
+
+class Purpose(StrEnum):
+    """What a code confirms (``otp_challenges.purpose``); a code is good for its own only."""
+
+    SIGN_IN = "sign_in"
+    RECOVERY = "recovery"
+    CHANGE_PASSWORD = "change_password"
+    # The enrolment area names it itself (`SUBMIT_PURPOSE`): areas do not import each other.
+    APPLICATION_SUBMIT = "application_submit"
+
 
 CODE_RE_LEN = 6
 
@@ -119,7 +135,7 @@ class OtpService:
         actor: str,
     ) -> IssuedCode:
         """Send a new code by SMS or e-mail; the previous code for this purpose is voided."""
-        if channel == "totp":
+        if channel == Channel.TOTP:
             raise ValueError("authenticator codes are not issued")
         now = self.ctx.gateways.clock.now()
         policy = self.ctx.policy
@@ -135,7 +151,9 @@ class OtpService:
             wait = previous.created_at + timedelta(seconds=policy.otp_resend_seconds) - now
             seconds = max(1, int(wait.total_seconds() + 0.999))
             destination = (
-                mask_phone(account.phone) if channel == "sms" else mask_email(account.email or "")
+                mask_phone(account.phone)
+                if channel == Channel.SMS
+                else mask_email(account.email or "")
             )
             raise ResendTooSoon(
                 f"Новый код можно запросить через {seconds} с. Пока введите код из последнего "
@@ -143,7 +161,7 @@ class OtpService:
                 challenge_id=previous.id,
                 destination=destination,
             )
-        if channel == "email" and not account.email:
+        if channel == Channel.EMAIL and not account.email:
             raise DomainError(
                 "К учётной записи не привязана электронная почта. Обратитесь в поддержку."
             )
@@ -163,7 +181,7 @@ class OtpService:
         await self.uow.identity.otp.add(challenge)
         minutes = max(1, policy.otp_ttl_seconds // 60)
         text = f"Код подтверждения: {code}. Действует {minutes} мин. Никому его не сообщайте."
-        if channel == "sms":
+        if channel == Channel.SMS:
             await self.ctx.gateways.sms.send(account.phone, text)
             destination = mask_phone(account.phone)
         else:
@@ -297,5 +315,5 @@ class OtpService:
                 action="otp.verify",
                 outcome=outcome,
                 subject_account_id=account.id,
-                channel="totp",
+                channel=Channel.TOTP,
             )

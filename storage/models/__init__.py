@@ -5,6 +5,13 @@ the tests rely on it); the names are re-exported for convenience.
 """
 
 from storage.models.base import NAMING, Base, UTCDateTime
+from storage.models.clinic import (
+    STAFF_ROLES,
+    DoctorStepUp,
+    Organisation,
+    PatientAttachment,
+    StaffMember,
+)
 from storage.models.conversation import FsmRecord
 from storage.models.core import AuditEntry, OutboxMessage
 from storage.models.enrolment import (
@@ -15,24 +22,35 @@ from storage.models.enrolment import (
     RegistryPerson,
 )
 from storage.models.identity import Account, AuthSession, LoginEvent, OtpChallenge, TelegramBinding
+from storage.models.integration import ApiClient
 from storage.models.record import MedicalRecord
+from storage.models.sharing import GRANT_LEVELS, GRANT_STATUSES, RelativeGrant
 
 __all__ = [
     "APPLICATION_ACTIVE_STATUSES",
+    "GRANT_LEVELS",
+    "GRANT_STATUSES",
     "NAMING",
+    "STAFF_ROLES",
     "Account",
+    "ApiClient",
     "Application",
     "ApplicationDocument",
     "ApplicationStatusEvent",
     "AuditEntry",
     "AuthSession",
     "Base",
+    "DoctorStepUp",
     "FsmRecord",
     "LoginEvent",
     "MedicalRecord",
+    "Organisation",
     "OtpChallenge",
     "OutboxMessage",
+    "PatientAttachment",
     "RegistryPerson",
+    "RelativeGrant",
+    "StaffMember",
     "TelegramBinding",
     "UTCDateTime",
 ]

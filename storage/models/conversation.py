@@ -21,7 +21,11 @@ class FsmRecord(Base):
 
     __tablename__ = "fsm_records"
 
-    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    # Collated "C" on PostgreSQL, so the primary key serves storage.fsm's prefix
+    # range scans (migration 0006).
+    key: Mapped[str] = mapped_column(
+        String(255).with_variant(String(255, collation="C"), "postgresql"), primary_key=True
+    )
     state: Mapped[str | None] = mapped_column(String(255))
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     updated_at: Mapped[datetime]

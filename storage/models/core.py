@@ -33,6 +33,11 @@ class AuditEntry(Base):
     subject_account_id: Mapped[int | None] = mapped_column(Integer, index=True)
     action: Mapped[str] = mapped_column(String(64))
     outcome: Mapped[str] = mapped_column(String(32))
+    # What the actor was allowed (or refused) to do, and on what ground
+    # (services.core.access.Permission and Basis); empty for rows that are not
+    # about someone's data (a sign-in, a worker's step).
+    permission: Mapped[str | None] = mapped_column(String(32))
+    basis: Mapped[str | None] = mapped_column(String(32))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 

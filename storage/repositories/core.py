@@ -63,10 +63,6 @@ class OutboxRepo(Repo):
     async def get(self, message_id: int) -> OutboxMessage | None:
         return await self.session.get(OutboxMessage, message_id)
 
-    async def by_status(self, status: str) -> Sequence[OutboxMessage]:
-        stmt = select(OutboxMessage).where(OutboxMessage.status == status)
-        return (await self.session.execute(stmt.order_by(OutboxMessage.id))).scalars().all()
-
     async def for_chat(self, chat_id: int) -> Sequence[OutboxMessage]:
         stmt = select(OutboxMessage).where(OutboxMessage.chat_id == chat_id)
         return (await self.session.execute(stmt.order_by(OutboxMessage.id))).scalars().all()

@@ -87,6 +87,19 @@ class SessionRepo(Repo):
         )
         return (await self.session.execute(stmt)).scalars().first()
 
+    async def open_with_account(self, telegram_user_id: int) -> tuple[AuthSession, Account] | None:
+        """The open session of a Telegram user and its account, in one query."""
+        stmt = (
+            select(AuthSession, Account)
+            .join(Account, Account.id == AuthSession.account_id)
+            .where(AuthSession.telegram_user_id == telegram_user_id)
+            .where(AuthSession.ended_at.is_(None))
+            .order_by(AuthSession.id.desc())
+            .limit(1)
+        )
+        row = (await self.session.execute(stmt)).first()
+        return None if row is None else (row[0], row[1])
+
     async def open_for_account(self, account_id: int) -> Sequence[AuthSession]:
         stmt = (
             select(AuthSession)

@@ -20,6 +20,7 @@ from aiogram import Dispatcher, F, Router
 from aiogram.types import CallbackQuery
 
 from bot.workers.notifier import Notifier
+from handlers.push import PushAction
 from services.core import notify
 from services.core.context import AppContext
 from services.core.gateways import (
@@ -180,7 +181,7 @@ async def test_delivers_text_and_button(uow_factory: UnitOfWorkFactory, fake: Fa
     message = anna.last
     assert message.text == text
     assert message.keyboard == [["Открыть меню"]]
-    assert message.button("Открыть меню")["callback_data"] == notify.OPEN_MENU
+    assert message.button("Открыть меню")["callback_data"] == "push:menu"
     stored = await row(uow_factory, row_id)
     assert stored.status == "sent"
     assert stored.telegram_message_id == message.message_id
@@ -193,7 +194,7 @@ async def test_delivers_text_and_button(uow_factory: UnitOfWorkFactory, fake: Fa
     pressed: list[tuple[int, str | None, int]] = []
     router = Router()
 
-    @router.callback_query(F.data == notify.OPEN_MENU)
+    @router.callback_query(PushAction.filter(F.action == notify.ButtonAction.MENU))
     async def on_menu(callback: CallbackQuery) -> None:
         assert callback.message is not None
         pressed.append((callback.from_user.id, callback.data, callback.message.message_id))
@@ -204,7 +205,7 @@ async def test_delivers_text_and_button(uow_factory: UnitOfWorkFactory, fake: Fa
     bot = sandbox.create_bot()
     sandbox.attach(dp, bot)
     await anna.press("Открыть меню")
-    assert pressed == [(anna.id, notify.OPEN_MENU, message.message_id)]
+    assert pressed == [(anna.id, "push:menu", message.message_id)]
     assert anna.callback_answers == ["Меню"]
 
 

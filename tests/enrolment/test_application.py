@@ -131,7 +131,7 @@ async def test_draft_is_created_once_and_continues(env: Env, petrov: CurrentUser
     assert view.next_field == "full_name"
     assert view.values == {}
     assert not view.complete
-    assert view.phone_default == PETROV_PHONE
+    assert await call(env, "account_phone", petrov) == PETROV_PHONE
 
     await set_field(env, petrov, "full_name", "петров сергей иванович")
     view = await set_field(env, petrov, "birth_date", "14.07.1985")
@@ -531,7 +531,7 @@ async def test_submit_accepts_numbers_notifies_and_locks_the_form(
     pushes = [m for m in await _rows(env, OutboxMessage) if m.kind == "application_status"]
     assert len(pushes) == 1
     assert pushes[0].text.startswith(f"Заявка № {result.number} принята")
-    assert pushes[0].buttons == [{"text": "Статус заявки", "callback_data": "push:status"}]
+    assert pushes[0].buttons == [{"text": "Статус заявки", "action": "status"}]
 
     view = await draft(env, petrov)
     assert view.status == "accepted" and view.number == result.number

@@ -422,7 +422,7 @@ async def test_smirnova_corrects_the_snils_and_resubmits(app: App) -> None:
 
     # a better scan of the СНИЛС, from the status screen, back to the status screen
     await smirnova.press("Добавить документ")
-    await upload(smirnova, "СНИЛС", png_bytes((60, 40), "purple"), "снилс-2.png")
+    await upload(smirnova, "СНИЛС", png_bytes((1200, 900), "purple"), "снилс-2.png")
     assert "принят" in smirnova.last.text
     await smirnova.press("Готово")
     assert "Статус: Требуются исправления" in smirnova.last.text

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from dialogs.enrolment.documents.getters import human_size
+from services.core.files import inspect_upload
 from services.demo import PETROV_APPLICATION
 from tests.support.application import make_pdf
 from tests.support.application_flow import fill_form, signed_in, upload
@@ -122,11 +123,12 @@ async def test_a_refused_file_into_an_empty_slot_leaves_it_empty(app: App) -> No
 
 async def test_a_png_named_pdf_is_taken_as_a_png(app: App) -> None:
     petrov = await at_documents(app)
-    picture = png_bytes((64, 48), "teal")
+    picture = png_bytes((900, 700), "teal")
     await upload(petrov, "Полис ОМС", picture, "полис.pdf")
     text = petrov.last.text
-    assert f"Документ «Полис ОМС» принят: PNG, {human_size(len(picture))}." in text
-    assert f"✅ Полис ОМС — PNG, {human_size(len(picture))}" in text
+    stored = inspect_upload(picture).size  # the size of the re-encoded picture
+    assert f"Документ «Полис ОМС» принят: PNG, {human_size(stored)}." in text
+    assert f"✅ Полис ОМС — PNG, {human_size(stored)}" in text
 
 
 async def test_a_photo_is_taken_in_its_largest_size(app: App) -> None:
@@ -141,16 +143,42 @@ async def test_a_photo_is_taken_in_its_largest_size(app: App) -> None:
     assert f"Документ «СНИЛС» принят: JPG, {human_size(sent.photo.size)}." in text
 
 
-async def test_the_same_file_in_two_slots_is_pointed_out(app: App) -> None:
+async def test_sending_the_passport_scan_as_the_policy_is_refused(app: App) -> None:
     petrov = await at_documents(app)
     scan = make_pdf(pages=2)
     await upload(petrov, "Паспорт", scan, "документы.pdf")
     assert "тот же файл" not in petrov.last.text
     await upload(petrov, "Полис ОМС", scan, "документы.pdf")
     text = petrov.last.text
-    assert "Документ «Полис ОМС» принят: PDF" in text
+    assert (
+        f"⚠️ Этот файл уже загружен в раздел «{PASSPORT}». Пришлите в этот раздел нужный документ."
+    ) in text
+    assert text.startswith("Полис ОМС") and "Пришлите документ" in text  # asked again
+    await petrov.press("К списку документов")
+    assert slot_line(petrov, "Полис ОМС").startswith("— Полис ОМС")
+    assert slot_line(petrov, PASSPORT).startswith("✅")
+
+
+async def test_the_passport_scan_as_proof_of_residence_is_pointed_out(app: App) -> None:
+    petrov = await at_documents(app)
+    scan = make_pdf(pages=2)
+    await upload(petrov, "Паспорт", scan, "документы.pdf")
+    await upload(petrov, "места жительства", scan, "документы.pdf")
+    text = petrov.last.text
+    assert "Документ «Подтверждение места жительства» принят: PDF" in text
     assert f"Это тот же файл, что и в разделе «{PASSPORT}»." in text
-    assert "✅ Полис ОМС — PDF" in text
+    assert "✅ Подтверждение места жительства (необязательно) — PDF" in text
+
+
+async def test_a_thumbnail_sized_picture_is_refused(app: App) -> None:
+    petrov = await at_documents(app)
+    await upload(petrov, "СНИЛС", png_bytes((599, 800), "navy"), "снилс.png")
+    assert (
+        "⚠️ Изображение слишком маленькое: по короткой стороне нужно не меньше 600 точек. "
+        "Сфотографируйте документ крупнее."
+    ) in petrov.last.text
+    await petrov.press("К списку документов")
+    assert slot_line(petrov, "СНИЛС") == "— СНИЛС — не загружен"
 
 
 async def test_text_or_a_sticker_where_a_file_is_asked(app: App) -> None:

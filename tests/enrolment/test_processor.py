@@ -67,7 +67,7 @@ from tests.support.application import (
 )
 from tests.support.services import Env
 
-STATUS_BUTTON = [{"text": "Статус заявки", "callback_data": "push:status"}]
+STATUS_BUTTON = [{"text": "Статус заявки", "action": "status"}]
 
 
 def _env(uow_factory: UnitOfWorkFactory) -> Env:

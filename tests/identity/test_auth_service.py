@@ -6,18 +6,21 @@ import pytest
 
 from services.core.errors import NotFoundError, ValidationError
 from services.identity.admin import AdminService
-from services.identity.auth import AccountLocked, AuthService, PhoneMismatch, WrongPassword
+from services.identity.auth import (
+    AccountLocked,
+    AuthService,
+    PasswordCheck,
+    Passwords,
+    PhoneMismatch,
+    WrongPassword,
+)
 from tests.support.services import PASSWORD, Env, make_account
 
 TG = 5001
 
 
-async def check_password(env: Env, account_id: int, password: str) -> None:
-    async with env.uow() as uow:
-        try:
-            await AuthService(uow, env.ctx).check_password(account_id, password, TG)
-        finally:
-            await uow.commit()
+async def check_password(env: Env, account_id: int, password: str, tg: int = TG) -> None:
+    await Passwords(env.uow_factory, env.ctx).check_password(account_id, password, tg)
 
 
 async def sign_in(env: Env, account_id: int, tg: int = TG) -> int:
@@ -135,22 +138,23 @@ async def test_password_change_ends_other_sessions_and_notifies(env: Env) -> Non
     await sign_in(env, account.id, tg=1)
     mine = await sign_in(env, account.id, tg=2)
     async with env.uow() as uow:
-        service = AuthService(uow, env.ctx)
-        user = (await service.resolve_session(2)).user
-        assert user is not None and user.session_id == mine
-        with pytest.raises(ValidationError, match="заглавн"):
-            await service.set_new_password(user, "newpassword1", 2, 2)
-        with pytest.raises(ValidationError, match="отличаться"):
-            await service.set_new_password(user, PASSWORD, 2, 2)
-        assert await service.set_new_password(user, "New-Passw0rd", 2, 2) == 1
+        user = (await AuthService(uow, env.ctx).resolve_session(2)).user
         await uow.commit()
+    assert user is not None and user.session_id == mine
+    passwords = Passwords(env.uow_factory, env.ctx)
+    with pytest.raises(ValidationError, match="заглавн"):
+        await passwords.set_new_password(user, "newpassword1", 2, 2)
+    with pytest.raises(ValidationError, match="отличаться"):
+        await passwords.set_new_password(user, PASSWORD, 2, 2)
+    assert await passwords.set_new_password(user, "New-Passw0rd", 2, 2) == 1
     async with env.uow() as uow:
         service = AuthService(uow, env.ctx)
         assert (await service.resolve_session(1)).user is None
         assert (await service.resolve_session(2)).user is not None
         pushes = await uow.core.outbox.for_chat(1)
         assert [p.kind for p in pushes][-1] == "password_changed"
-        await service.check_password(account.id, "New-Passw0rd", 2)
+        await uow.commit()
+    await check_password(env, account.id, "New-Passw0rd", tg=2)
 
 
 async def test_recovery_sets_a_new_password_and_unlocks(env: Env) -> None:
@@ -159,12 +163,12 @@ async def test_recovery_sets_a_new_password_and_unlocks(env: Env) -> None:
         with pytest.raises((WrongPassword, AccountLocked)):
             await check_password(env, account.id, "wrong")
     async with env.uow() as uow:
-        service = AuthService(uow, env.ctx)
-        assert await service.start_recovery(account.id, TG) == "a***@example.ru"
-        with pytest.raises(ValidationError):
-            await service.finish_recovery(account.id, "short", TG)
-        await service.finish_recovery(account.id, "Fresh-Passw0rd", TG)
+        assert await AuthService(uow, env.ctx).start_recovery(account.id, TG) == "a***@example.ru"
         await uow.commit()
+    passwords = Passwords(env.uow_factory, env.ctx)
+    with pytest.raises(ValidationError):
+        await passwords.finish_recovery(account.id, "short", TG)
+    await passwords.finish_recovery(account.id, "Fresh-Passw0rd", TG)
     await check_password(env, account.id, "Fresh-Passw0rd")
     async with env.uow() as uow:
         actions = [a.action for a in await uow.core.audit.all()]
@@ -183,3 +187,42 @@ async def test_audit_rows_carry_no_personal_data(env: Env) -> None:
             blob = f"{entry.actor} {entry.action} {entry.details}"
             for secret in ("+7999", "anna@", "11223344595", "Иванова", PASSWORD, "wrong"):
                 assert secret not in blob
+
+
+async def test_a_password_changed_while_it_was_checked_is_checked_again(env: Env) -> None:
+    """The hash is read, checked off the loop, then recorded: a change in between counts."""
+    account = await make_account(env)
+    passwords = Passwords(env.uow_factory, env.ctx)
+    real_check = passwords._check
+
+    async def check_then_change(stored: str, password: str) -> PasswordCheck:
+        result = await real_check(stored, password)
+        if stored != new_hash:
+            async with env.uow() as uow:
+                row = await uow.identity.accounts.get(account.id)
+                assert row is not None
+                row.password_hash = new_hash
+                await uow.commit()
+        return result
+
+    new_hash = env.ctx.hasher.hash("Other-Passw0rd")
+    passwords._check = check_then_change  # type: ignore[method-assign]
+    # The old password matched the hash it was checked against, but that hash is
+    # gone: the check runs again against the new one and fails.
+    with pytest.raises(WrongPassword):
+        await passwords.check_password(account.id, PASSWORD, TG)
+
+
+async def test_no_transaction_is_open_while_a_password_is_hashed(env: Env) -> None:
+    account = await make_account(env)
+    engine = env.uow_factory.session_factory.kw["bind"]
+    open_connections: list[int] = []
+    real_verify = env.ctx.hasher.verify
+
+    def verify(stored: str, password: str) -> bool:
+        open_connections.append(engine.sync_engine.pool.checkedout())
+        return real_verify(stored, password)
+
+    env.ctx.hasher.verify = verify  # type: ignore[method-assign]
+    await check_password(env, account.id, PASSWORD)
+    assert open_connections == [0]

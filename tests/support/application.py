@@ -34,19 +34,26 @@ SMIRNOVA_PHONE = "+79990000003"
 KUZNETSOV_PHONE = "+79990000004"
 
 
-def make_png(color: str = "navy", width: int = 60, height: int = 40) -> bytes:
+# Uploads are judged readable from 600 px on the short side (MIN_IMAGE_SIDE):
+# the builders make a picture a phone or a scanner would, 800×600 by default.
+# A picture is one colour, so different colours stay different files after the
+# upload re-encodes them.
+
+
+def make_png(color: str = "navy", width: int = 800, height: int = 600) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (width, height), color).save(buf, "PNG")
     return buf.getvalue()
 
 
-def make_jpeg(color: str = "white", width: int = 60, height: int = 40) -> bytes:
+def make_jpeg(color: str = "white", width: int = 800, height: int = 600) -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (width, height), color).save(buf, "JPEG", quality=90)
     return buf.getvalue()
 
 
 def make_pdf(pages: int = 1) -> bytes:
+    """A PDF of blank A4 pages (the same bytes for the same number of pages)."""
     writer = PdfWriter()
     for _ in range(pages):
         writer.add_blank_page(width=595, height=842)

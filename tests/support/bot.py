@@ -248,8 +248,8 @@ async def pg_app(tmp_path: Path, pg_url: str) -> AsyncIterator[App]:
         yield running
 
 
-def png_bytes(size: tuple[int, int] = (40, 30), color: str = "white") -> bytes:
-    """A real PNG picture, as a phone would send."""
+def png_bytes(size: tuple[int, int] = (800, 600), color: str = "white") -> bytes:
+    """A real PNG picture, as a phone would send (large enough to be read: 600 px and up)."""
     buffer = io.BytesIO()
     Image.new("RGB", size, color).save(buffer, format="PNG")
     return buffer.getvalue()

@@ -2,10 +2,12 @@ from aiogram_dialog import Dialog, Window
 from aiogram_dialog.widgets.kbd import Button
 from aiogram_dialog.widgets.text import Const, Format
 
-from dialogs.core.common import ERROR, text_input
+from dialogs.core.common import text_input
 from dialogs.core.otp import handlers
+from dialogs.core.otp.contract import CodeResult
 from dialogs.core.otp.getters import code_getter
 from dialogs.core.otp.states import Otp
+from dialogs.core.widgets import cancel_button, error_line
 
 
 def build_dialog() -> Dialog:
@@ -13,7 +15,7 @@ def build_dialog() -> Dialog:
         Window(
             Format("{prompt}"),
             Format("Введите 6-значный код. {lifetime}"),
-            ERROR,
+            error_line,
             text_input(handlers.on_code),
             Button(
                 Const("Отправить код повторно"),
@@ -27,7 +29,7 @@ def build_dialog() -> Dialog:
                 on_click=handlers.on_use_email,
                 when="can_use_email",
             ),
-            Button(Const("Отмена"), id="cancel", on_click=handlers.on_cancel),
+            cancel_button(result=CodeResult(confirmed=False).to_data()),
             state=Otp.code,
             getter=code_getter,
         ),

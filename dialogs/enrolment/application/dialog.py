@@ -1,8 +1,9 @@
-from aiogram_dialog import Dialog, Window
+from aiogram_dialog import Dialog, StartMode, Window
 from aiogram_dialog.widgets.kbd import Button, Column, Group, Row, Select, Start
 from aiogram_dialog.widgets.text import Const, Format
 
-from dialogs.core.common import ERROR, buttons_only, text_input
+from dialogs.core.common import buttons_only, text_input
+from dialogs.core.widgets import back_button, error_line, menu_button, nav_row
 from dialogs.enrolment.application import handlers
 from dialogs.enrolment.application.getters import (
     accepted_getter,
@@ -12,6 +13,7 @@ from dialogs.enrolment.application.getters import (
 )
 from dialogs.enrolment.application.states import ApplicationForm
 from dialogs.enrolment.documents.states import ApplicationDocuments
+from dialogs.enrolment.status.states import ApplicationStatus
 
 
 def _key(item: tuple[str, str]) -> str:
@@ -19,16 +21,29 @@ def _key(item: tuple[str, str]) -> str:
 
 
 def _nav(prefix: str) -> Row:
-    """«Назад» (the previous question), «К заявлению» (when editing) and «В меню»."""
-    return Row(
-        Button(Const("Назад"), id=f"{prefix}_back", on_click=handlers.on_back, when="can_back"),
+    """«Назад» (the previous question), «К заявлению» (when editing) and «В меню».
+
+    The draft is in the database: «Заявление на ЭМК» continues it later.
+    """
+    return nav_row(
+        back_button(id=f"{prefix}_back", on_click=handlers.on_back, when="can_back"),
         Button(
             Const("К заявлению"),
             id=f"{prefix}_review",
             on_click=handlers.on_to_review,
             when="editing",
         ),
-        Button(Const("В меню"), id=f"{prefix}_menu", on_click=handlers.on_to_menu),
+        menu_button(id=f"{prefix}_menu"),
+    )
+
+
+def _to_status(id: str, when: str | None = None) -> Start:
+    return Start(
+        Const("Статус заявки"),
+        id=id,
+        state=ApplicationStatus.main,
+        mode=StartMode.RESET_STACK,
+        when=when,
     )
 
 
@@ -39,7 +54,7 @@ def build_dialog() -> Dialog:
             Format("ℹ️ {notice}\n", when="notice"),
             Format("{label}\n{question}"),
             Format("\nСейчас указано: {current}", when="current"),
-            ERROR,
+            error_line,
             text_input(handlers.on_text),
             Group(
                 Select(
@@ -70,7 +85,7 @@ def build_dialog() -> Dialog:
             Format("\nСтраница {page_no} из {pages}", when="paged"),
             Format("\n{question}", when="last"),
             Format("\nСейчас: {given}", when="given"),
-            ERROR,
+            error_line,
             Button(Const("Даю согласие"), id="consent", on_click=handlers.on_consent, when="last"),
             Row(
                 Button(
@@ -93,7 +108,7 @@ def build_dialog() -> Dialog:
         ),
         Window(
             Format("{text}"),
-            ERROR,
+            error_line,
             Column(
                 Select(
                     Format("Изменить: {item[1]}"),
@@ -115,13 +130,8 @@ def build_dialog() -> Dialog:
                     Const("Отправить"), id="submit", on_click=handlers.on_submit, when="editable"
                 ),
             ),
-            Button(
-                Const("Статус заявки"),
-                id="status",
-                on_click=handlers.on_to_status,
-                when="needs_fix",
-            ),
-            Button(Const("В меню"), id="review_menu", on_click=handlers.on_to_menu),
+            _to_status("status", when="needs_fix"),
+            menu_button(id="review_menu"),
             buttons_only(),
             state=ApplicationForm.review,
             getter=review_getter,
@@ -133,9 +143,9 @@ def build_dialog() -> Dialog:
                 "Мы проверим данные и документы и сообщим о результате в этом чате. "
                 "Следить за заявкой можно в разделе «Статус заявки»."
             ),
-            Button(Const("Статус заявки"), id="accepted_status", on_click=handlers.on_to_status),
-            Button(Const("В меню"), id="accepted_menu", on_click=handlers.on_to_menu),
-            ERROR,
+            _to_status("accepted_status"),
+            menu_button(id="accepted_menu"),
+            error_line,
             buttons_only(),
             state=ApplicationForm.accepted,
             getter=accepted_getter,

@@ -9,7 +9,14 @@ from aiogram_dialog import DialogManager
 
 from dialogs.core.common import MAX_MESSAGE, applications, clip, current_user, split_pages
 from dialogs.enrolment.documents.getters import slot_line
-from services.enrolment.application import EDITABLE_STATUSES, FIELDS, ApplicationService, FieldSpec
+from services.enrolment.application import (
+    EDITABLE_STATUSES,
+    FIELDS,
+    ApplicationService,
+    DraftView,
+    FieldSpec,
+)
+from services.enrolment.statuses import ApplicationStatus as Status
 
 FIELD_BY_NAME: dict[str, FieldSpec] = {spec.name: spec for spec in FIELDS}
 FIELD_INDEX: dict[str, int] = {spec.name: index for index, spec in enumerate(FIELDS)}
@@ -40,14 +47,30 @@ def _field_name(manager: DialogManager, next_field: str | None) -> str:
     return next_field or FIELDS[0].name
 
 
+# Where a handler leaves the draft its use case just returned, for this update only.
+DRAFT_VIEW = "application_draft_view"
+
+
+async def _draft(dialog_manager: DialogManager) -> DraftView:
+    """The draft as this update left it, or read afresh (another update, a push)."""
+    view = dialog_manager.middleware_data.get(DRAFT_VIEW)
+    if isinstance(view, DraftView):
+        return view
+    user = current_user(dialog_manager)
+    return await applications(dialog_manager).run(lambda s: s.draft(user))
+
+
 async def field_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     user = current_user(dialog_manager)
-    view = await applications(dialog_manager).draft(user)
+    view = await _draft(dialog_manager)
     name = _field_name(dialog_manager, view.next_field)
     spec = FIELD_BY_NAME[name]
     index = FIELD_INDEX[name]
     editing = bool(dialog_manager.dialog_data.get("editing"))
     current = view.values.get(name)
+    account_phone = ""
+    if name == "phone":
+        account_phone = await applications(dialog_manager).run(lambda s: s.account_phone(user))
     return {
         "step": index + 1,
         "total": len(FIELDS),
@@ -57,7 +80,7 @@ async def field_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
         "choices": list(spec.choices),
         "optional": spec.optional,
         "is_phone": name == "phone",
-        "account_phone": display_phone(view.phone_default),
+        "account_phone": display_phone(account_phone) if account_phone else "",
         "can_back": index > 0 and not editing,
         "editing": editing,
         "notice": dialog_manager.dialog_data.get("notice") or "",
@@ -66,7 +89,7 @@ async def field_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
 
 async def consent_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     user = current_user(dialog_manager)
-    view = await applications(dialog_manager).draft(user)
+    view = await applications(dialog_manager).run(lambda s: s.draft(user))
     pages = split_pages(ApplicationService.consent_text(), CONSENT_PAGE)
     page = min(max(int(dialog_manager.dialog_data.get("consent_page", 0)), 0), len(pages) - 1)
     spec = FIELD_BY_NAME["consent"]
@@ -93,14 +116,14 @@ async def consent_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, A
 async def review_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     user = current_user(dialog_manager)
     service = applications(dialog_manager)
-    view = await service.draft(user)
-    review = await service.review(user)
+    view = await service.run(lambda s: s.draft(user))
+    review = await service.run(lambda s: s.review(user))
     editable = view.status in EDITABLE_STATUSES
     lines = ["Проверьте заявление на ЭМК"]
     if review.number:
         lines.append(f"Заявка № {review.number}")
-    if view.status == "needs_fix":
-        status = await service.status(user)
+    if view.status == Status.NEEDS_FIX:
+        status = await service.run(lambda s: s.status(user))
         if status is not None and status.reasons:
             lines += ["", "Что нужно исправить:"]
             lines += [f"• {reason}" for reason in status.reasons]
@@ -123,7 +146,7 @@ async def review_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, An
         "text": clip("\n".join(lines), REVIEW_TEXT),
         "fields": [(name, label) for name, label, _value in review.rows],
         "editable": editable,
-        "needs_fix": view.status == "needs_fix",
+        "needs_fix": view.status == Status.NEEDS_FIX,
     }
 
 

@@ -15,12 +15,21 @@ from aiogram_dialog import DialogManager, ShowMode, StartMode
 from aiogram_dialog.widgets.kbd import Button
 
 from dialogs.core.common import applications, clear_error, current_user, guarded
+from dialogs.core.otp.contract import CodeRequest, code_confirmed
 from dialogs.core.otp.states import Otp
-from dialogs.enrolment.application.getters import FIELD_BY_NAME, FIELD_INDEX
+from dialogs.enrolment.application.contract import FormStart
+from dialogs.enrolment.application.getters import DRAFT_VIEW, FIELD_BY_NAME, FIELD_INDEX
 from dialogs.enrolment.application.states import ApplicationForm
+from dialogs.enrolment.status.contract import StatusStart
 from dialogs.enrolment.status.states import ApplicationStatus
-from dialogs.menu.states import MainMenu
 from services.enrolment.application import FIELDS, SUBMIT_PURPOSE, DraftView
+from services.enrolment.statuses import ApplicationStatus as Status
+from services.enrolment.statuses import FieldKind
+from services.identity.otp import Channel, Purpose
+
+# The enrolment area names the purpose itself (areas do not import each other);
+# a purpose the code service does not know would fail here, at import.
+SUBMIT = Purpose(SUBMIT_PURPOSE)
 
 ALREADY_SENT = (
     "Ваше заявление уже отправлено на проверку. Новое заявление можно подать после "
@@ -43,13 +52,16 @@ async def open_application(
     A person has one application in progress: once it is sent, the status
     screen stands in for the form until it is decided.
     """
-    view = await applications(manager).draft(current_user(manager))
-    if view.status == "draft":
+    view = await applications(manager).run(lambda s: s.draft(current_user(manager)))
+    if view.status == Status.DRAFT:
         await manager.start(ApplicationForm.field, mode=mode, show_mode=show_mode)
         return
-    notice = NEEDS_FIX if view.status == "needs_fix" else ALREADY_SENT
+    notice = NEEDS_FIX if view.status == Status.NEEDS_FIX else ALREADY_SENT
     await manager.start(
-        ApplicationStatus.main, data={"notice": notice}, mode=mode, show_mode=show_mode
+        ApplicationStatus.main,
+        data=StatusStart(notice=notice).to_data(),
+        mode=mode,
+        show_mode=show_mode,
     )
 
 
@@ -59,7 +71,7 @@ async def open_application(
 async def _ask(manager: DialogManager, name: str) -> None:
     """Show the question of field `name`."""
     manager.dialog_data["field"] = name
-    if FIELD_BY_NAME[name].kind == "consent":
+    if FieldKind(FIELD_BY_NAME[name].kind) == FieldKind.CONSENT:
         manager.dialog_data["consent_page"] = 0
         await manager.switch_to(ApplicationForm.consent)
     else:
@@ -74,6 +86,9 @@ async def _review(manager: DialogManager) -> None:
 
 async def _after_answer(manager: DialogManager, view: DraftView) -> None:
     """After an accepted answer: the next question, or back to the review."""
+    # The view the answer's own use case returned is this update's fresh state of
+    # the draft: the next window shows it instead of reading the draft again.
+    manager.middleware_data[DRAFT_VIEW] = view
     if view.notice:
         manager.dialog_data["notice"] = view.notice
     else:
@@ -103,16 +118,16 @@ async def _field(manager: DialogManager) -> str:
     name = manager.dialog_data.get("field")
     if name in FIELD_BY_NAME:
         return str(name)
-    view = await applications(manager).draft(current_user(manager))
+    view = await applications(manager).run(lambda s: s.draft(current_user(manager)))
     name = view.next_field or FIELDS[0].name
     manager.dialog_data["field"] = name
     return name
 
 
 async def on_start(start_data: Any, manager: DialogManager) -> None:
-    view = await applications(manager).draft(current_user(manager))
-    to_review = isinstance(start_data, dict) and start_data.get("review")
-    if to_review or view.next_field is None or view.status != "draft":
+    view = await applications(manager).run(lambda s: s.draft(current_user(manager)))
+    to_review = FormStart.from_data(start_data).review
+    if to_review or view.next_field is None or view.status != Status.DRAFT:
         await _review(manager)
     else:
         await _ask(manager, view.next_field)
@@ -120,28 +135,39 @@ async def on_start(start_data: Any, manager: DialogManager) -> None:
 
 async def on_text(message: Message, manager: DialogManager, text: str) -> None:
     name = await _field(manager)
-    service = applications(manager)
-    view = await service.set_field(current_user(manager), name, text)
+    user = current_user(manager)
+    view = await applications(manager).run(lambda s: s.set_field(user, name, text))
     await _after_answer(manager, view)
 
 
 async def on_choice(_c: CallbackQuery, _w: Any, manager: DialogManager, key: str) -> None:
     name = await _field(manager)
     user = current_user(manager)
-    await _answer(manager, lambda: applications(manager).set_field(user, name, key))
+    await _answer(
+        manager, lambda: applications(manager).run(lambda s: s.set_field(user, name, key))
+    )
 
 
 async def on_skip(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
     name = await _field(manager)
-    await _answer(manager, lambda: applications(manager).skip_field(current_user(manager), name))
+    await _answer(
+        manager,
+        lambda: applications(manager).run(lambda s: s.skip_field(current_user(manager), name)),
+    )
 
 
 async def on_account_phone(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    await _answer(manager, lambda: applications(manager).use_account_phone(current_user(manager)))
+    await _answer(
+        manager,
+        lambda: applications(manager).run(lambda s: s.use_account_phone(current_user(manager))),
+    )
 
 
 async def on_consent(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    await _answer(manager, lambda: applications(manager).accept_consent(current_user(manager)))
+    await _answer(
+        manager,
+        lambda: applications(manager).run(lambda s: s.accept_consent(current_user(manager))),
+    )
 
 
 async def on_consent_page(_c: CallbackQuery, button: Button, manager: DialogManager) -> None:
@@ -171,15 +197,6 @@ async def on_edit(_c: CallbackQuery, _w: Any, manager: DialogManager, name: str)
     await _ask(manager, name)
 
 
-async def on_to_menu(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    # The draft is in the database: «Заявление на ЭМК» continues it later.
-    await manager.start(MainMenu.main, mode=StartMode.RESET_STACK)
-
-
-async def on_to_status(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    await manager.start(ApplicationStatus.main, mode=StartMode.RESET_STACK)
-
-
 # -- submitting ---------------------------------------------------------------------
 
 
@@ -189,34 +206,36 @@ async def on_submit(_c: CallbackQuery, _b: Button, manager: DialogManager) -> No
     refs: list[str] = []
 
     async def prepare() -> None:
-        refs.append(await applications(manager).prepare_submit(user))
+        refs.append(await applications(manager).run(lambda s: s.prepare_submit(user)))
 
     if not await guarded(manager, prepare):
         return
     manager.dialog_data["action_ref"] = refs[0]
     # An authenticator code can't confirm a submission: the code goes by SMS
     # (or, without the phone at hand, by e-mail).
-    await manager.start(
-        Otp.code,
-        data={
-            "account_id": user.account_id,
-            "purpose": SUBMIT_PURPOSE,
-            "channel": "sms",
-            "action_ref": refs[0],
-            "can_use_email": True,
-        },
+    request = CodeRequest(
+        account_id=user.account_id,
+        purpose=SUBMIT,
+        channel=Channel.SMS,
+        action_ref=refs[0],
+        can_use_email=True,
     )
+    await manager.start(Otp.code, data=request.to_data())
 
 
-async def on_result(_start_data: Any, result: Any, manager: DialogManager) -> None:
+async def on_result(start_data: Any, result: Any, manager: DialogManager) -> None:
     """A sub-dialog ended: after a confirmed code, send the application."""
     action_ref = manager.dialog_data.pop("action_ref", None)
-    if not (isinstance(result, dict) and result.get("confirmed")) or action_ref is None:
+    if not isinstance(action_ref, str) or not code_confirmed(
+        start_data, result, purpose=SUBMIT, action_ref=action_ref
+    ):
         return  # the documents' list or a cancelled code: the review shows again
     numbers: list[str] = []
 
     async def submit() -> None:
-        sent = await applications(manager).submit(current_user(manager), action_ref)
+        sent = await applications(manager).run(
+            lambda s: s.submit(current_user(manager), action_ref)
+        )
         numbers.append(sent.number)
 
     if await guarded(manager, submit):

@@ -4,7 +4,8 @@ from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Column, Select
 from aiogram_dialog.widgets.text import Const, Format
 
-from dialogs.core.common import ERROR, buttons_only
+from dialogs.core.common import buttons_only
+from dialogs.core.widgets import back_button, cancel_button, error_line
 from dialogs.enrolment.documents import handlers
 from dialogs.enrolment.documents.getters import RULES, slots_getter, upload_getter
 from dialogs.enrolment.documents.states import ApplicationDocuments
@@ -24,7 +25,7 @@ def build_dialog() -> Dialog:
                 f"Паспорт, полис ОМС и СНИЛС обязательны. {RULES}\n"
                 "Выберите документ, чтобы загрузить или заменить его."
             ),
-            ERROR,
+            error_line,
             Column(
                 Select(
                     Format("{item[1]}"),
@@ -34,7 +35,7 @@ def build_dialog() -> Dialog:
                     on_click=handlers.on_slot,
                 )
             ),
-            Button(Const("Готово"), id="done", on_click=handlers.on_done),
+            cancel_button(id="done", text="Готово"),
             buttons_only(),
             state=ApplicationDocuments.slots,
             getter=slots_getter,
@@ -43,13 +44,15 @@ def build_dialog() -> Dialog:
             Format("{label}\n"),
             Const(f"Пришлите документ файлом или фотографией. {RULES}"),
             Format("\nСейчас загружен файл {current}. Новый файл заменит его.", when="filled"),
-            ERROR,
+            error_line,
             MessageInput(handlers.on_file, content_types=[ContentType.DOCUMENT, ContentType.PHOTO]),
             MessageInput(handlers.on_not_file),
             Button(
                 Const("Удалить документ"), id="remove", on_click=handlers.on_remove, when="filled"
             ),
-            Button(Const("К списку документов"), id="to_slots", on_click=handlers.on_to_slots),
+            back_button(
+                id="to_slots", text="К списку документов", state=ApplicationDocuments.slots
+            ),
             state=ApplicationDocuments.upload,
             getter=upload_getter,
         ),

@@ -11,7 +11,10 @@ from services.enrolment.documents import SLOTS, SlotView
 
 KIND_LABEL = {"jpeg": "JPG", "png": "PNG", "pdf": "PDF"}
 SLOT_LABEL = {spec.slot: spec.label for spec in SLOTS}
-RULES = "Подойдут фото или скан в формате JPG, PNG или PDF размером до 5 МБ."
+RULES = (
+    "Подойдут фото или скан в формате JPG, PNG или PDF размером до 5 МБ. Снимок — не меньше "
+    "600 точек по короткой стороне, PDF — до 20 страниц."
+)
 
 
 def human_size(size: int) -> str:
@@ -44,7 +47,7 @@ def _button(view: SlotView) -> str:
 
 async def slots_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     user = current_user(dialog_manager)
-    views = await documents(dialog_manager).slots(user)
+    views = await documents(dialog_manager).run(lambda s: s.slots(user))
     return {
         "lines": "\n".join(slot_line(v) for v in views),
         "slots": [(v.slot, _button(v)) for v in views],
@@ -55,7 +58,7 @@ async def slots_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
 async def upload_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     user = current_user(dialog_manager)
     slot = dialog_manager.dialog_data.get("slot", SLOTS[0].slot)
-    views = {v.slot: v for v in await documents(dialog_manager).slots(user)}
+    views = {v.slot: v for v in await documents(dialog_manager).run(lambda s: s.slots(user))}
     view = views[slot]
     return {
         "label": view.label,

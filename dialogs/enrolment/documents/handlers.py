@@ -16,10 +16,11 @@ from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.kbd import Button
 from aiohttp import ClientError
 
-from dialogs.core.common import clear_error, current_user, documents, guarded, set_error
+from dialogs.core.common import clear_error, current_user, documents, guarded, set_error, uploads
 from dialogs.enrolment.documents.getters import SLOT_LABEL, file_summary
 from dialogs.enrolment.documents.states import ApplicationDocuments
 from services.core.errors import DomainError, SessionRequired
+from services.enrolment.documents import DocumentService
 
 log = logging.getLogger(__name__)
 
@@ -43,20 +44,11 @@ async def on_slot(_c: CallbackQuery, _w: Any, manager: DialogManager, slot: str)
     await manager.switch_to(ApplicationDocuments.upload)
 
 
-async def on_to_slots(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    clear_error(manager)
-    await manager.switch_to(ApplicationDocuments.slots)
-
-
-async def on_done(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    await manager.done()
-
-
 async def on_remove(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
     slot = manager.dialog_data["slot"]
 
     async def remove() -> None:
-        await documents(manager).remove(current_user(manager), slot)
+        await documents(manager).run(lambda s: s.remove(current_user(manager), slot))
 
     if await guarded(manager, remove):
         manager.dialog_data["result"] = f"Документ «{SLOT_LABEL[slot]}» удалён."
@@ -86,12 +78,11 @@ async def on_file(message: Message, _widget: Any, manager: DialogManager) -> Non
     clear_error(manager)
     user = current_user(manager)
     slot = manager.dialog_data["slot"]
-    service = documents(manager)
     item, file_name = _attachment(message)
     try:
-        service.check_declared_size(item.file_size)
+        DocumentService.check_declared_size(item.file_size)
         data = await _download(message, item)
-        result = await service.upload(user, slot, data, file_name)
+        result = await uploads(manager).upload(user, slot, data, file_name)
     except DomainError as exc:
         if isinstance(exc, SessionRequired):
             raise

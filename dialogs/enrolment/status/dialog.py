@@ -1,8 +1,12 @@
 from aiogram_dialog import Dialog, Window
-from aiogram_dialog.widgets.kbd import Button, Row
+from aiogram_dialog.widgets.kbd import Button, Row, Start
 from aiogram_dialog.widgets.text import Const, Format
 
-from dialogs.core.common import ERROR, buttons_only
+from dialogs.core.common import buttons_only
+from dialogs.core.widgets import error_line, menu_button
+from dialogs.enrolment.application.contract import FormStart
+from dialogs.enrolment.application.states import ApplicationForm
+from dialogs.enrolment.documents.states import ApplicationDocuments
 from dialogs.enrolment.status import handlers
 from dialogs.enrolment.status.getters import status_getter
 from dialogs.enrolment.status.states import ApplicationStatus
@@ -12,15 +16,20 @@ def build_dialog() -> Dialog:
     return Dialog(
         Window(
             Format("{text}"),
-            ERROR,
+            error_line,
             Row(
-                Button(
-                    Const("Исправить заявку"), id="fix", on_click=handlers.on_fix, when="can_fix"
+                # The review of the same application: change fields, then send it again.
+                Start(
+                    Const("Исправить заявку"),
+                    id="fix",
+                    state=ApplicationForm.field,
+                    data=FormStart(review=True).to_data(),
+                    when="can_fix",
                 ),
-                Button(
+                Start(
                     Const("Добавить документ"),
                     id="add_document",
-                    on_click=handlers.on_add_document,
+                    state=ApplicationDocuments.slots,
                     when="can_fix",
                 ),
             ),
@@ -28,7 +37,7 @@ def build_dialog() -> Dialog:
                 Format("{apply_label}"), id="apply", on_click=handlers.on_apply, when="can_apply"
             ),
             Button(Const("Обновить"), id="refresh", on_click=handlers.on_refresh, when="has"),
-            Button(Const("В меню"), id="to_menu", on_click=handlers.on_to_menu),
+            menu_button(),
             buttons_only(),
             state=ApplicationStatus.main,
             getter=status_getter,

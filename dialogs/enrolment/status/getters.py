@@ -14,7 +14,9 @@ from dialogs.core.common import (
     local_time,
     text_length,
 )
+from dialogs.enrolment.status.contract import StatusStart
 from services.enrolment.application import StatusView
+from services.enrolment.statuses import ApplicationStatus as Status
 
 STATUS_TEXT_LIMIT = MAX_MESSAGE - 300
 
@@ -23,12 +25,12 @@ NO_APPLICATION = (
     "Чтобы открыть карту, заполните заявление: нажмите «Заявление на ЭМК»."
 )
 
-_ADVICE = {
-    "draft": "Заявление ещё не отправлено. Заполните его до конца и отправьте.",
-    "accepted": "Заявка в очереди на проверку. Мы сообщим, когда начнём её проверять.",
-    "in_work": "Проверяем данные и документы. Мы сообщим о результате в этом чате.",
-    "opened": "Электронная медицинская карта открыта.",
-    "needs_fix": (
+_ADVICE: dict[str, str] = {
+    Status.DRAFT: "Заявление ещё не отправлено. Заполните его до конца и отправьте.",
+    Status.ACCEPTED: "Заявка в очереди на проверку. Мы сообщим, когда начнём её проверять.",
+    Status.IN_WORK: "Проверяем данные и документы. Мы сообщим о результате в этом чате.",
+    Status.OPENED: "Электронная медицинская карта открыта.",
+    Status.NEEDS_FIX: (
         "Нажмите «Исправить заявку», чтобы изменить данные, или «Добавить документ». "
         "Затем отправьте заявление снова."
     ),
@@ -58,13 +60,13 @@ def status_text(view: StatusView, notice: str | None = None) -> str:
     if view.submitted_at is not None:
         head.append(f"Отправлена: {local_time(view.submitted_at)} (МСК)")
     if view.reasons:
-        title = "Причина отказа:" if view.status == "rejected" else "Что нужно исправить:"
+        title = "Причина отказа:" if view.status == Status.REJECTED else "Что нужно исправить:"
         head += ["", title]
         head += [f"• {reason}" for reason in view.reasons]
-    if view.queue_ahead is not None and view.status == "accepted":
+    if view.queue_ahead is not None and view.status == Status.ACCEPTED:
         head += ["", f"Заявок в очереди перед вашей: {view.queue_ahead}."]
     if view.eta_minutes is not None:
-        if view.status != "accepted":
+        if view.status != Status.ACCEPTED:
             head.append("")
         head.append(f"Примерное время ожидания: около {view.eta_minutes} мин.")
     advice = _ADVICE.get(view.status)
@@ -84,9 +86,8 @@ def status_text(view: StatusView, notice: str | None = None) -> str:
 
 async def status_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     user = current_user(dialog_manager)
-    view = await applications(dialog_manager).status(user)
-    start: dict[str, Any] = dialog_manager.start_data or {}  # type: ignore[assignment]
-    notice = start.get("notice") if isinstance(start, dict) else None
+    view = await applications(dialog_manager).run(lambda s: s.status(user))
+    notice = StatusStart.from_data(dialog_manager.start_data).notice
     if view is None:
         return {
             "text": NO_APPLICATION,
@@ -98,7 +99,7 @@ async def status_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, An
     return {
         "text": status_text(view, notice),
         "has": True,
-        "can_apply": view.status == "draft",
+        "can_apply": view.status == Status.DRAFT,
         "can_fix": view.can_fix,
         "apply_label": "Продолжить заявление",
     }

@@ -1,8 +1,8 @@
 from aiogram_dialog import Dialog, Window
-from aiogram_dialog.widgets.kbd import Button
 from aiogram_dialog.widgets.text import Const, Format
 
-from dialogs.core.common import ERROR, buttons_only, text_input
+from dialogs.core.common import buttons_only, text_input
+from dialogs.core.widgets import cancel_button, error_line, menu_button
 from dialogs.identity.password import handlers
 from dialogs.identity.password.getters import guard_getter
 from dialogs.identity.password.states import ChangePassword
@@ -15,25 +15,25 @@ def build_dialog() -> Dialog:
             Const(
                 "Смена пароля\n\nВведите текущий пароль. Сообщение с паролем будет сразу удалено."
             ),
-            ERROR,
+            error_line,
             text_input(handlers.on_current, secret=True),
-            Button(Const("Отмена"), id="cancel", on_click=handlers.on_cancel),
+            cancel_button(),
             state=ChangePassword.current,
             getter=guard_getter,
         ),
         Window(
             Const(PASSWORD_RULES),
-            ERROR,
+            error_line,
             text_input(handlers.on_new, secret=True),
-            Button(Const("Отмена"), id="cancel_new", on_click=handlers.on_cancel),
+            cancel_button(id="cancel_new"),
             state=ChangePassword.new,
             getter=guard_getter,
         ),
         Window(
             Const("Пароль изменён."),
             Format("Завершено других сеансов: {ended}.", when="ended"),
-            Button(Const("В главное меню"), id="to_menu", on_click=handlers.on_to_menu),
-            ERROR,
+            menu_button(id="to_menu", text="В главное меню"),
+            error_line,
             buttons_only(),
             state=ChangePassword.done,
             getter=guard_getter,

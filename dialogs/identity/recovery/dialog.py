@@ -1,11 +1,13 @@
-from aiogram_dialog import Dialog, Window
-from aiogram_dialog.widgets.kbd import Button
+from aiogram_dialog import Dialog, StartMode, Window
+from aiogram_dialog.widgets.kbd import Button, Start
 from aiogram_dialog.widgets.text import Const, Format
 
-from dialogs.core.common import ERROR, buttons_only, text_input
+from dialogs.core.common import buttons_only, text_input
+from dialogs.core.widgets import cancel_button, error_line
 from dialogs.identity.recovery import handlers
 from dialogs.identity.recovery.getters import start_getter
 from dialogs.identity.recovery.states import Recovery
+from dialogs.identity.signin.states import SignIn
 
 PASSWORD_RULES = (
     "Придумайте новый пароль: не короче 8 символов, с цифрами, заглавными и строчными "
@@ -22,11 +24,11 @@ def build_dialog() -> Dialog:
                 "После этого вы зададите новый пароль, и блокировка будет снята.",
                 when="can_send",
             ),
-            ERROR,
+            error_line,
             Button(
                 Const("Отправить код"), id="send", on_click=handlers.on_send_code, when="can_send"
             ),
-            Button(Const("Отмена"), id="cancel", on_click=handlers.on_cancel),
+            cancel_button(),
             buttons_only(),
             state=Recovery.start,
             getter=start_getter,
@@ -36,14 +38,14 @@ def build_dialog() -> Dialog:
                 "Восстановление доступа\n\nВведите логин от Госуслуг: номер телефона, электронную "
                 "почту или СНИЛС."
             ),
-            ERROR,
+            error_line,
             text_input(handlers.on_login),
-            Button(Const("Отмена"), id="cancel_login", on_click=handlers.on_cancel),
+            cancel_button(id="cancel_login"),
             state=Recovery.login,
         ),
         Window(
             Const(PASSWORD_RULES),
-            ERROR,
+            error_line,
             text_input(handlers.on_new_password, secret=True),
             state=Recovery.new_password,
         ),
@@ -52,8 +54,8 @@ def build_dialog() -> Dialog:
                 "Пароль изменён, учётная запись разблокирована. Войдите с новым паролем. "
                 "Все прежние сеансы завершены."
             ),
-            Button(Const("Войти"), id="to_sign_in", on_click=handlers.on_to_sign_in),
-            ERROR,
+            Start(Const("Войти"), id="to_sign_in", state=SignIn.login, mode=StartMode.RESET_STACK),
+            error_line,
             buttons_only(),
             state=Recovery.done,
         ),

@@ -1,11 +1,12 @@
 from aiogram.enums import ContentType
-from aiogram_dialog import Dialog, Window
+from aiogram_dialog import Dialog, LaunchMode, Window
 from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, RequestContact, Row, SwitchTo
 from aiogram_dialog.widgets.markup.reply_keyboard import ReplyKeyboardFactory
 from aiogram_dialog.widgets.text import Const
 
-from dialogs.core.common import ERROR, buttons_only, text_input
+from dialogs.core.common import buttons_only, text_input
+from dialogs.core.widgets import error_line
 from dialogs.identity.signin import handlers
 from dialogs.identity.signin.states import SignIn
 from services.identity.auth import LOCKED_MESSAGE
@@ -21,7 +22,7 @@ def build_dialog() -> Dialog:
                 "учётную запись Госуслуг."
             ),
             SwitchTo(Const("Войти через Госуслуги"), id="to_login", state=SignIn.login),
-            ERROR,
+            error_line,
             buttons_only(),
             state=SignIn.welcome,
         ),
@@ -30,7 +31,7 @@ def build_dialog() -> Dialog:
                 "Вход через Госуслуги\n\nВведите логин от Госуслуг: номер телефона, электронную "
                 "почту или СНИЛС."
             ),
-            ERROR,
+            error_line,
             text_input(handlers.on_login),
             Button(Const("Восстановить доступ"), id="recover", on_click=handlers.on_recover),
             state=SignIn.login,
@@ -39,7 +40,7 @@ def build_dialog() -> Dialog:
             Const(
                 "Введите пароль от Госуслуг.\n\nСообщение с паролем будет сразу удалено из чата."
             ),
-            ERROR,
+            error_line,
             text_input(handlers.on_password, secret=True),
             Row(
                 Button(Const("Другой логин"), id="other_login", on_click=handlers.on_other_login),
@@ -52,7 +53,7 @@ def build_dialog() -> Dialog:
                 "Это первый вход с этого аккаунта Telegram. Подтвердите, что номер телефона "
                 "учётной записи ваш: нажмите кнопку «Поделиться номером» внизу экрана."
             ),
-            ERROR,
+            error_line,
             MessageInput(handlers.on_contact, content_types=[ContentType.CONTACT]),
             MessageInput(handlers.on_phone_other),
             RequestContact(Const("📱 Поделиться номером")),
@@ -61,7 +62,7 @@ def build_dialog() -> Dialog:
         ),
         Window(
             Const("Пароль верный. Как вы хотите получить код подтверждения?"),
-            ERROR,
+            error_line,
             Button(Const("Код из SMS"), id="sms", on_click=handlers.on_sms),
             Button(Const("Код из приложения"), id="app", on_click=handlers.on_app),
             Button(Const("Другой логин"), id="other_login2", on_click=handlers.on_other_login),
@@ -72,9 +73,11 @@ def build_dialog() -> Dialog:
             Const(LOCKED_MESSAGE),
             Button(Const("Восстановить доступ"), id="recover2", on_click=handlers.on_recover),
             Button(Const("Другой логин"), id="other_login3", on_click=handlers.on_other_login),
-            ERROR,
+            error_line,
             buttons_only(),
             state=SignIn.locked,
         ),
         on_process_result=handlers.on_code_result,
+        # Signing in is where a stack starts: starting it resets whatever was there.
+        launch_mode=LaunchMode.ROOT,
     )

@@ -9,13 +9,16 @@ from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 from aiogram_dialog.widgets.kbd import Button
 
-from dialogs.core.common import auth, chat_id, clear_error, set_error, user_id
+from dialogs.core.common import auth, chat_id, clear_error, passwords, set_error, user_id
+from dialogs.core.otp.contract import CodeRequest, code_confirmed
 from dialogs.core.otp.states import Otp
+from dialogs.identity.recovery.contract import RecoveryStart
 from dialogs.identity.recovery.states import Recovery
 from dialogs.identity.signin.states import SignIn
 from dialogs.menu.states import MainMenu
 from services.core.errors import DomainError
 from services.identity.auth import AccountLocked, AccountRef, PhoneMismatch
+from services.identity.otp import Channel, Purpose
 
 
 def _remember(manager: DialogManager, ref: AccountRef) -> None:
@@ -25,7 +28,7 @@ def _remember(manager: DialogManager, ref: AccountRef) -> None:
 
 
 async def on_login(message: Message, manager: DialogManager, text: str) -> None:
-    ref = await auth(manager).find_account(text, user_id(manager))
+    ref = await auth(manager).run(lambda s: s.find_account(text, user_id(manager)))
     _remember(manager, ref)
     manager.dialog_data.pop("password_ok", None)
     manager.dialog_data.pop("phone_ok", None)
@@ -33,15 +36,14 @@ async def on_login(message: Message, manager: DialogManager, text: str) -> None:
 
 
 async def on_password(message: Message, manager: DialogManager, text: str) -> None:
-    service = auth(manager)
     account_id = manager.dialog_data["account_id"]
     try:
-        await service.check_password(account_id, text, user_id(manager))
+        await passwords(manager).check_password(account_id, text, user_id(manager))
     except AccountLocked:
         await manager.switch_to(SignIn.locked)
         return
     manager.dialog_data["password_ok"] = True
-    if await service.needs_phone_confirmation(account_id, user_id(manager)):
+    if await auth(manager).run(lambda s: s.needs_phone_confirmation(account_id, user_id(manager))):
         # A reply keyboard can't be edited into a message: send the window anew.
         await manager.switch_to(SignIn.phone, show_mode=ShowMode.DELETE_AND_SEND)
         return
@@ -59,11 +61,13 @@ async def on_contact(message: Message, _widget: Any, manager: DialogManager) -> 
         return
     clear_error(manager)
     try:
-        await auth(manager).confirm_phone(
-            manager.dialog_data["account_id"],
-            user_id(manager),
-            contact.phone_number,
-            contact.user_id,
+        await auth(manager).run(
+            lambda s: s.confirm_phone(
+                manager.dialog_data["account_id"],
+                user_id(manager),
+                contact.phone_number,
+                contact.user_id,
+            )
         )
     except PhoneMismatch as exc:
         for key in ("account_id", "password_ok", "has_totp", "has_email"):
@@ -90,43 +94,41 @@ async def _second_factor(manager: DialogManager, show_mode: ShowMode | None = No
     if manager.dialog_data.get("has_totp"):
         await manager.switch_to(SignIn.factor, show_mode=show_mode)
     else:
-        await _start_code(manager, "sms", show_mode)
+        await _start_code(manager, Channel.SMS, show_mode)
 
 
-async def _start_code(manager: DialogManager, channel: str, show_mode: ShowMode | None) -> None:
-    await manager.start(
-        Otp.code,
-        data={
-            "account_id": manager.dialog_data["account_id"],
-            "purpose": "sign_in",
-            "channel": channel,
-            "can_use_email": manager.dialog_data.get("has_email", False),
-        },
-        show_mode=show_mode,
+async def _start_code(manager: DialogManager, channel: Channel, show_mode: ShowMode | None) -> None:
+    request = CodeRequest(
+        account_id=manager.dialog_data["account_id"],
+        purpose=Purpose.SIGN_IN,
+        channel=channel,
+        can_use_email=bool(manager.dialog_data.get("has_email", False)),
     )
+    await manager.start(Otp.code, data=request.to_data(), show_mode=show_mode)
 
 
 async def on_sms(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    await _start_code(manager, "sms", None)
+    await _start_code(manager, Channel.SMS, None)
 
 
 async def on_app(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    await _start_code(manager, "totp", None)
+    await _start_code(manager, Channel.TOTP, None)
 
 
-async def on_code_result(_start_data: Any, result: Any, manager: DialogManager) -> None:
-    if not (isinstance(result, dict) and result.get("confirmed")):
-        await manager.switch_to(
-            SignIn.factor if manager.dialog_data.get("has_totp") else SignIn.login
-        )
-        return
+async def on_code_result(start_data: Any, result: Any, manager: DialogManager) -> None:
     data = manager.dialog_data
+    confirmed = code_confirmed(
+        start_data, result, purpose=Purpose.SIGN_IN, account_id=data.get("account_id")
+    )
+    if not confirmed:
+        await manager.switch_to(SignIn.factor if data.get("has_totp") else SignIn.login)
+        return
     if not (data.get("password_ok") and data.get("phone_ok")):
         await manager.switch_to(SignIn.login)
         return
     try:
-        user = await auth(manager).complete_sign_in(
-            data["account_id"], user_id(manager), chat_id(manager)
+        user = await auth(manager).run(
+            lambda s: s.complete_sign_in(data["account_id"], user_id(manager), chat_id(manager))
         )
     except AccountLocked:
         await manager.switch_to(SignIn.locked)
@@ -137,7 +139,8 @@ async def on_code_result(_start_data: Any, result: Any, manager: DialogManager) 
 
 
 async def on_recover(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    await manager.start(Recovery.start, data={"account_id": manager.dialog_data.get("account_id")})
+    start = RecoveryStart(account_id=manager.dialog_data.get("account_id"))
+    await manager.start(Recovery.start, data=start.to_data())
 
 
 async def on_other_login(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:

@@ -1,0 +1,120 @@
+"""The bench's code paths at a tiny size, so that `make bench` cannot rot unnoticed.
+
+One run of every part on SQLite only (2 people, 3 steps, 1000 rows), through
+the same entry point as ``python bench/run.py``. Besides the shape of the
+report, it checks that the steps were real: the application answered each
+text answer with the form's next question, the bare dialog with its next
+window, and the simulated round trip was actually added to every call.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.form import FormPlan, text_run
+from bench.run import Plan, Report, run
+from services.enrolment.application import FIELDS
+
+STEPS = 3
+RTT_MS = 5.0
+
+
+@pytest.fixture(scope="module")
+def report_and_output() -> tuple[Report, str]:
+    import asyncio
+    import contextlib
+    import io
+
+    plan = Plan(
+        backends=("sqlite",),
+        form=FormPlan(latencies_ms=(0.0, RTT_MS), users=(1, 2), steps=STEPS, solo_people=1),
+        sign_ins=1,
+        rows=1000,
+        reps=3,
+    )
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        report = asyncio.run(run(plan))
+    return report, out.getvalue()
+
+
+def test_every_configuration_is_reported(report_and_output: tuple[Report, str]) -> None:
+    report, output = report_and_output
+    assert not report.skipped
+    assert [(r.latency_ms, r.users) for r in report.form] == [
+        (0.0, 1),
+        (0.0, 2),
+        (RTT_MS, 1),
+        (RTT_MS, 2),
+    ]
+    for result in report.form:
+        for variant in (result.app, result.bare):
+            assert variant.steps == result.people_run * STEPS
+            assert variant.answers_ok == variant.steps
+            assert len(variant.latencies) == variant.steps
+            assert variant.seconds > 0 and variant.throughput > 0
+            assert variant.calls >= variant.steps  # every step talks to Telegram
+        # The application's steps reach its database; on SQLite so does the bare dialog's state.
+        assert result.app.sql_per_step is not None and result.app.sql_per_step > 0
+        assert result.bare.sql_per_step is not None and result.bare.sql_per_step > 0
+        assert result.ratio > 0
+    for title in ("1. Form step", "2. Sign-in", "3. Status screen", "Done in"):
+        assert title in output
+
+
+def test_the_application_answered_with_the_next_questions(
+    report_and_output: tuple[Report, str],
+) -> None:
+    report, _ = report_and_output
+    start, run_fields = text_run()
+    assert len(run_fields) >= STEPS
+    for result in report.form:
+        transcript = result.app.transcript
+        assert len(transcript) == STEPS
+        for offset, exchange in enumerate(transcript):
+            asked_next = FIELDS[start + offset + 1]
+            assert asked_next.label in exchange.reply, exchange
+            # The answer was taken: the reply is not the same question again.
+            assert run_fields[offset].question not in exchange.reply
+
+
+def test_the_bare_dialog_answered_with_its_next_windows(
+    report_and_output: tuple[Report, str],
+) -> None:
+    report, _ = report_and_output
+    for result in report.form:
+        replies = [exchange.reply for exchange in result.bare.transcript]
+        assert [reply.split("\n")[0] for reply in replies] == [
+            "Вопрос 2 из 4",
+            "Вопрос 3 из 4",
+            "Вопрос 4 из 4",
+        ]
+
+
+def test_the_round_trip_is_added_to_every_call(report_and_output: tuple[Report, str]) -> None:
+    report, _ = report_and_output
+    for result in report.form:
+        if result.latency_ms == 0:
+            continue
+        for variant in (result.app, result.bare):
+            floor_ms = RTT_MS * variant.calls_per_step
+            assert min(variant.latencies) * 1000 >= 0.9 * floor_ms, (variant.name, floor_ms)
+
+
+def test_stall_and_status_parts(report_and_output: tuple[Report, str]) -> None:
+    report, _ = report_and_output
+    (stall,) = report.stall
+    assert stall.signed_in == 1
+    assert len(stall.password_stalls_ms) == len(stall.login_stalls_ms) == 1
+    assert stall.max_stall_ms >= 0
+    assert "argon2id" in stall.hasher
+
+    (status,) = report.status
+    assert status.rows == 1000
+    assert status.ahead == status.queue - 1  # the person at the back of the queue
+    for name in ("in_progress_for", "events", "recent_durations", "count_ahead"):
+        assert len(status.indexed.per_query_ms[name]) == status.reps
+        assert status.engine_ms[name] >= 0
+    assert len(status.indexed.total_ms) == status.reps
+    assert status.before_0004 is not None
+    assert status.service_ms or status.service_error
