@@ -33,6 +33,10 @@ from services.core.gateways import (
     ConsoleSms,
     EncryptedDirectoryStore,
     Gateways,
+    HttpSms,
+    MailSender,
+    SmsSender,
+    SmtpMail,
     SystemClock,
 )
 from services.core.hashing import PasswordHasher
@@ -85,8 +89,26 @@ def policy_from(settings: Settings) -> SecurityPolicy:
     )
 
 
-def default_gateways() -> Gateways:
-    return Gateways(clock=SystemClock(), sms=ConsoleSms(), mail=ConsoleMail())
+def default_gateways(settings: Settings) -> Gateways:
+    """The SMS and mail senders SMS_BACKEND and MAIL_BACKEND name (ConfigError if one lacks
+    a setting); the other gateways are the offline defaults."""
+    sms: SmsSender = ConsoleSms()
+    if settings.sms_backend == "http":
+        gateway = settings.sms_gateway()
+        sms = HttpSms(gateway.url, gateway.token, gateway.sender, timeout=gateway.timeout)
+    mail: MailSender = ConsoleMail()
+    if settings.mail_backend == "smtp":
+        smtp = settings.smtp()
+        mail = SmtpMail(
+            smtp.host,
+            smtp.port,
+            smtp.sender,
+            security=smtp.security,
+            username=smtp.username,
+            password=smtp.password,
+            timeout=smtp.timeout,
+        )
+    return Gateways(clock=SystemClock(), sms=sms, mail=mail)
 
 
 def build_runtime(
@@ -99,7 +121,7 @@ def build_runtime(
     settings.check_database_url()
     engine = create_engine(settings.effective_database_url)
     session_factory = create_session_factory(engine)
-    gateways = gateways or default_gateways()
+    gateways = gateways or default_gateways(settings)
     if gateways.files is None:
         gateways.files = EncryptedDirectoryStore(
             settings.data_dir / "files", settings.file_key_bytes()

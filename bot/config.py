@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -16,9 +17,37 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from services.core.gateways import check_gateway_url, is_loopback_host, parse_mailbox
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message is one line for the operator."""
+
+
+@dataclass(frozen=True)
+class SmsGatewaySettings:
+    """What `HttpSms` needs, checked (`Settings.sms_gateway`)."""
+
+    url: str
+    token: str
+    sender: str
+    timeout: float
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """What `SmtpMail` needs, checked (`Settings.smtp`)."""
+
+    host: str
+    port: int
+    sender: str
+    security: Literal["starttls", "tls", "none"]
+    username: str | None
+    password: str | None
+    timeout: float
+
+
+_SMTP_PORTS = {"starttls": 587, "tls": 465, "none": 25}
 
 
 class Settings(BaseSettings):
@@ -55,9 +84,21 @@ class Settings(BaseSettings):
     # Threads for CPU work kept off the event loop (password hashing, file checks).
     cpu_workers: int = Field(default=2, ge=1)
 
-    # Outgoing channels
-    sms_backend: Literal["console"] = "console"
-    mail_backend: Literal["console"] = "console"
+    # Outgoing channels: `console` logs the message (offline set-up); see `sms_gateway`, `smtp`.
+    sms_backend: Literal["console", "http"] = "console"
+    sms_gateway_url: str | None = None
+    sms_gateway_token: SecretStr | None = None
+    sms_sender_name: str | None = None
+    sms_gateway_timeout_seconds: float = Field(default=10.0, gt=0)
+    mail_backend: Literal["console", "smtp"] = "console"
+    smtp_host: str | None = None
+    # Empty: 587 for starttls, 465 for tls, 25 for none.
+    smtp_port: int | None = Field(default=None, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str | None = None
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
 
     # Workers
     notify_rate_per_second: float = Field(default=25.0, gt=0)
@@ -68,7 +109,21 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
-    @field_validator("telegram_api_base", "webhook_url", "database_url", "redis_url", mode="before")
+    @field_validator(
+        "telegram_api_base",
+        "webhook_url",
+        "database_url",
+        "redis_url",
+        "sms_gateway_url",
+        "sms_gateway_token",
+        "sms_sender_name",
+        "smtp_host",
+        "smtp_port",
+        "smtp_username",
+        "smtp_password",
+        "smtp_from",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -98,6 +153,67 @@ class Settings(BaseSettings):
         if self.bot_token is None or not self.bot_token.get_secret_value().strip():
             raise ConfigError("BOT_TOKEN is not set: put the token from @BotFather into BOT_TOKEN")
         return self.bot_token.get_secret_value().strip()
+
+    def sms_gateway(self) -> SmsGatewaySettings:
+        """The HTTPS SMS gateway's settings (SMS_BACKEND=http), or ConfigError naming a gap."""
+        if not self.sms_gateway_url:
+            raise ConfigError("SMS_BACKEND=http needs SMS_GATEWAY_URL: the gateway's https:// URL")
+        try:
+            url = check_gateway_url(self.sms_gateway_url.strip())
+        except ValueError as exc:
+            raise ConfigError(f"SMS_GATEWAY_URL {exc}") from None
+        token = self.sms_gateway_token.get_secret_value().strip() if self.sms_gateway_token else ""
+        if not token:
+            raise ConfigError("SMS_BACKEND=http needs SMS_GATEWAY_TOKEN: the gateway's API token")
+        if not self.sms_sender_name or not self.sms_sender_name.strip():
+            raise ConfigError(
+                "SMS_BACKEND=http needs SMS_SENDER_NAME: the sender name registered at the gateway"
+            )
+        return SmsGatewaySettings(
+            url=url,
+            token=token,
+            sender=self.sms_sender_name.strip(),
+            timeout=self.sms_gateway_timeout_seconds,
+        )
+
+    def smtp(self) -> SmtpSettings:
+        """The SMTP server's settings (MAIL_BACKEND=smtp), or ConfigError naming a gap."""
+        if not self.smtp_host or not self.smtp_host.strip():
+            raise ConfigError("MAIL_BACKEND=smtp needs SMTP_HOST: the mail server's host name")
+        host = self.smtp_host.strip()
+        if not self.smtp_from:
+            raise ConfigError(
+                "MAIL_BACKEND=smtp needs SMTP_FROM: the sender, e.g. ЭМК <noreply@example.ru>"
+            )
+        try:
+            parse_mailbox(self.smtp_from)
+        except ValueError as exc:
+            raise ConfigError(f"SMTP_FROM {exc}") from None
+        password = self.smtp_password.get_secret_value() if self.smtp_password else None
+        if self.smtp_username and not password:
+            raise ConfigError("SMTP_USERNAME is set but SMTP_PASSWORD is not")
+        if password and not self.smtp_username:
+            raise ConfigError("SMTP_PASSWORD is set but SMTP_USERNAME is not")
+        if password and self.smtp_security == "none" and not is_loopback_host(host):
+            raise ConfigError(
+                "SMTP_SECURITY=none would send SMTP_PASSWORD unencrypted: use starttls or tls"
+            )
+        return SmtpSettings(
+            host=host,
+            port=self.smtp_port or _SMTP_PORTS[self.smtp_security],
+            sender=self.smtp_from.strip(),
+            security=self.smtp_security,
+            username=self.smtp_username.strip() if self.smtp_username else None,
+            password=password,
+            timeout=self.smtp_timeout_seconds,
+        )
+
+    def check_channels(self) -> None:
+        """Fail with one line if the chosen SMS or mail backend lacks a setting."""
+        if self.sms_backend == "http":
+            self.sms_gateway()
+        if self.mail_backend == "smtp":
+            self.smtp()
 
     def _key_file(self, name: str, size: int) -> bytes:
         """A key kept in DATA_DIR, made on first use (for the offline set-up)."""

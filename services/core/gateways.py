@@ -3,23 +3,36 @@
 Production implementations (the portal's identity provider, a real SMS
 gateway, mail, the state registry, an object store) plug in here by
 implementing the same Protocols; the defaults run on one machine with no
-network.
+network. SMS through an HTTPS gateway (`HttpSms`) and mail through SMTP
+(`SmtpMail`) are here too.
+
+No log record of a sender names the phone number, the e-mail address or what
+the message says; the console senders, whose job is to show the code in the
+offline demo, print the destination masked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import os
 import re
 import secrets
+import ssl
 import struct
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
+from urllib.parse import urlsplit
 
+import aiohttp
+import aiosmtplib
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -59,14 +72,46 @@ class MailSender(Protocol):
     async def send(self, email: str, subject: str, text: str) -> None: ...
 
 
+class DeliveryError(Exception):
+    """The SMS gateway or the mail server did not accept a message.
+
+    Its text says why in the operator's terms (an HTTP status, an SMTP reply
+    code, a connection error's type) and never names the destination or the
+    message; no library exception that might (an SMTP refusal quotes the
+    address) is chained to it. It is not a `DomainError` on purpose: a use
+    case that meets it should not commit as if the code had gone out.
+    `message` is what to tell the person.
+    """
+
+    message = "Не удалось отправить код. Попробуйте ещё раз через несколько минут."
+
+    def __init__(self, channel: Literal["SMS", "mail"], reason: str) -> None:
+        super().__init__(f"{channel} not delivered: {reason}")
+        self.channel = channel
+        self.reason = reason
+
+
+def mask_phone(phone: str) -> str:
+    """``+79990000001`` → ``+7 *** ***-**-01``: enough to tell numbers apart, not to call."""
+    return f"{phone[:2]} *** ***-**-{phone[-2:]}" if len(phone) >= 4 else "***"
+
+
+def mask_email(email: str) -> str:
+    """``anna@example.ru`` → ``a***@example.ru``."""
+    local, at, domain = email.partition("@")
+    if not at:
+        return "***"
+    return f"{local[:1]}***@{domain}"
+
+
 Listener = Callable[[str, str], None]
 
 
 class ConsoleSms:
     """The offline SMS gateway: writes the message to the log (and to listeners).
 
-    The only place where a phone number and a code may be printed: showing the
-    code is this backend's whole job in the offline demo.
+    Showing the code is this backend's whole job in the offline demo; the phone
+    number is shown masked. `sent` keeps what was sent in full, for the tests.
     """
 
     def __init__(self) -> None:
@@ -75,9 +120,10 @@ class ConsoleSms:
 
     async def send(self, phone: str, text: str) -> None:
         self.sent.append((phone, text))
-        log.info("console SMS to %s: %s", phone, text)
+        destination = mask_phone(phone)
+        log.info("console SMS to %s: %s", destination, text)
         for listener in self.listeners:
-            listener(f"SMS на {phone}", text)
+            listener(f"SMS на {destination}", text)
 
 
 class ConsoleMail:
@@ -89,9 +135,172 @@ class ConsoleMail:
 
     async def send(self, email: str, subject: str, text: str) -> None:
         self.sent.append((email, subject, text))
-        log.info("console mail to %s: %s: %s", email, subject, text)
+        destination = mask_email(email)
+        log.info("console mail to %s: %s: %s", destination, subject, text)
         for listener in self.listeners:
-            listener(f"Письмо на {email}: {subject}", text)
+            listener(f"Письмо на {destination}: {subject}", text)
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """``localhost`` or a loopback address (``127.0.0.1``, ``::1``)."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_gateway_url(url: str) -> str:
+    """The URL if it is ``https://host…``; plain ``http://`` only for this machine (tests)."""
+    parts = urlsplit(url)
+    if not parts.hostname or parts.scheme not in ("https", "http"):
+        raise ValueError("must be an https:// URL with a host")
+    if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+        raise ValueError("must be https:// (plain http:// only for localhost)")
+    return url
+
+
+class HttpSms:
+    """SMS through an HTTPS gateway: one JSON POST per message, no retries.
+
+    The request is ``POST url`` with ``Authorization: Bearer <token>`` and the
+    body ``{"to": phone, "text": text, "sender": sender}``; any 2xx answer means
+    the gateway took the message. Anything else — another status (redirects are
+    not followed, so the token never goes elsewhere), a connection error, the
+    timeout — raises `DeliveryError`. There are no retries: the person asks for
+    a new code, and a retried code might arrive twice.
+    """
+
+    def __init__(self, url: str, token: str, sender: str, *, timeout: float = 10.0) -> None:
+        self.url = check_gateway_url(url)
+        self._token = token
+        self.sender = sender
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+
+    def __repr__(self) -> str:
+        return f"HttpSms(url={self.url!r}, sender={self.sender!r})"
+
+    async def send(self, phone: str, text: str) -> None:
+        body = {"to": phone, "text": text, "sender": self.sender}
+        headers = {"Authorization": f"Bearer {self._token}"}
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=self.timeout) as session,
+                session.post(self.url, json=body, headers=headers, allow_redirects=False) as reply,
+            ):
+                status = reply.status
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            reason = f"the gateway could not be reached ({type(exc).__name__})"
+        else:
+            if 200 <= status < 300:
+                log.debug("SMS accepted by the gateway (HTTP %s)", status)
+                return
+            reason = f"the gateway answered HTTP {status}"
+        # Raised outside the handler, so nothing of the library's is chained to it.
+        log.warning("SMS not delivered: %s", reason)
+        raise DeliveryError("SMS", reason)
+
+
+SmtpSecurity = Literal["starttls", "tls", "none"]
+
+
+class SmtpMail:
+    """Mail through an SMTP server (aiosmtplib), one connection per message.
+
+    `security`: ``starttls`` (upgrade a plain connection; fails if the server
+    can't), ``tls`` (TLS from the first byte, usually port 465) or ``none``
+    (a relay on this machine or a private network). The message is a UTF-8
+    text/plain `EmailMessage`, so a Russian subject and sender name are encoded
+    as the standards want. A refusal, a connection error or the timeout raises
+    `DeliveryError`.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        *,
+        security: SmtpSecurity = "starttls",
+        username: str | None = None,
+        password: str | None = None,
+        timeout: float = 10.0,
+        tls_context: ssl.SSLContext | None = None,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.sender = parse_mailbox(sender)
+        self.security = security
+        self.username = username
+        self._password = password
+        self.timeout = timeout
+        self.tls_context = tls_context
+
+    def __repr__(self) -> str:
+        return f"SmtpMail(host={self.host!r}, port={self.port}, security={self.security!r})"
+
+    def build(self, email: str, subject: str, text: str) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = email
+        message["Subject"] = subject
+        message["Date"] = format_datetime(datetime.now(UTC))
+        message["Message-ID"] = make_msgid(domain=self.sender.domain or None)
+        message.set_content(text, charset="utf-8", cte="base64")
+        return message
+
+    async def send(self, email: str, subject: str, text: str) -> None:
+        try:
+            message = self.build(email, subject, text)
+            await aiosmtplib.send(
+                message,
+                sender=self.sender.addr_spec,
+                recipients=[email],
+                hostname=self.host,
+                port=self.port,
+                username=self.username,
+                password=self._password,
+                use_tls=self.security == "tls",
+                start_tls=self.security == "starttls",
+                timeout=self.timeout,
+                tls_context=self.tls_context,
+            )
+        except aiosmtplib.SMTPResponseException as exc:
+            reason = f"the mail server answered {exc.code} ({type(exc).__name__})"
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            codes = ", ".join(str(refusal.code) for refusal in exc.recipients)
+            reason = f"the mail server refused the recipient ({codes})"
+        except aiosmtplib.SMTPException as exc:
+            # aiosmtplib's own words (no server text: that is the branch above), e.g.
+            # "STARTTLS extension not supported"; kept unless it might hold an address.
+            reason = type(exc).__name__
+            if exc.message and "@" not in exc.message:
+                reason += f": {exc.message}"
+        except (OSError, TimeoutError, ValueError) as exc:
+            reason = type(exc).__name__
+        else:
+            log.debug("mail accepted by the mail server")
+            return
+        # Raised outside the handler, so no library exception (an SMTP refusal
+        # quotes the address) is chained to it.
+        log.warning("mail not delivered: %s", reason)
+        raise DeliveryError("mail", reason)
+
+
+def parse_mailbox(value: str) -> Address:
+    """``ЭМК <noreply@emk.example.ru>`` or a bare address, as an `Address`; ValueError if not."""
+    message = EmailMessage()
+    try:
+        message["From"] = value
+        mailboxes: tuple[Address, ...] = message["From"].addresses
+    except (ValueError, IndexError):
+        raise ValueError("must be an e-mail address, e.g. ЭМК <noreply@example.ru>") from None
+    if len(mailboxes) != 1 or not mailboxes[0].username or not mailboxes[0].domain:
+        raise ValueError("must be one e-mail address, e.g. ЭМК <noreply@example.ru>")
+    return mailboxes[0]
 
 
 # -- The file store ------------------------------------------------------------

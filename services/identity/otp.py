@@ -22,6 +22,7 @@ import pyotp
 from services.core import audit
 from services.core.context import AppContext
 from services.core.errors import DomainError, ValidationError
+from services.core.gateways import DeliveryError
 from services.core.sealing import seal, unseal
 from storage.models import Account, OtpChallenge
 from storage.uow import UnitOfWork
@@ -181,13 +182,30 @@ class OtpService:
         await self.uow.identity.otp.add(challenge)
         minutes = max(1, policy.otp_ttl_seconds // 60)
         text = f"Код подтверждения: {code}. Действует {minutes} мин. Никому его не сообщайте."
-        if channel == Channel.SMS:
-            await self.ctx.gateways.sms.send(account.phone, text)
-            destination = mask_phone(account.phone)
-        else:
-            assert account.email is not None
-            await self.ctx.gateways.mail.send(account.email, "Код подтверждения", text)
-            destination = mask_email(account.email)
+        try:
+            if channel == Channel.SMS:
+                await self.ctx.gateways.sms.send(account.phone, text)
+                destination = mask_phone(account.phone)
+            else:
+                assert account.email is not None
+                await self.ctx.gateways.mail.send(account.email, "Код подтверждения", text)
+                destination = mask_email(account.email)
+        except DeliveryError as exc:
+            # Nobody received this code: void it, so it cannot be used and does not
+            # start the resend cooldown; the person may ask again at once.
+            challenge.voided_at = now
+            await audit.record(
+                self.uow,
+                self.ctx,
+                actor=actor,
+                action="otp.issue",
+                outcome="not_sent",
+                subject_account_id=account.id,
+                purpose=purpose,
+                channel=channel,
+                challenge_id=challenge.id,
+            )
+            raise DomainError(exc.message) from None
         await audit.record(
             self.uow,
             self.ctx,

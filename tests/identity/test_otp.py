@@ -6,7 +6,9 @@ import pyotp
 import pytest
 
 from services.core.errors import DomainError, ValidationError
-from services.identity.otp import CodeError, OtpService, ResendTooSoon
+from services.core.work import in_unit
+from services.identity.otp import Channel, CodeError, OtpService, Purpose, ResendTooSoon
+from storage.uow import UnitOfWork
 from tests.support.services import TOTP_SECRET, Env, make_account
 
 
@@ -198,3 +200,38 @@ async def test_totp_wrong_and_stale_codes_are_refused(env: Env) -> None:
     env.clock.advance(minutes=5)
     with pytest.raises(CodeError, match="Неверный код"):
         await totp_verify(env, account.id, stale)
+
+
+async def test_an_sms_the_gateway_refuses_gives_a_russian_answer_and_no_cooldown(
+    env: Env,
+) -> None:
+    """The person is told the code did not go out, and may ask again at once."""
+    from services.core.gateways import DeliveryError
+
+    account = await make_account(env)
+    real_send = env.sms.send
+    failures = [DeliveryError("SMS", "the gateway answered HTTP 500")]
+
+    async def flaky_send(phone: str, text: str) -> None:
+        if failures:
+            raise failures.pop()
+        await real_send(phone, text)
+
+    env.sms.send = flaky_send  # type: ignore[method-assign]
+
+    async def send_code(uow: UnitOfWork) -> object:
+        row = await uow.identity.accounts.get(account.id)
+        assert row is not None
+        return await OtpService(uow, env.ctx).issue(row, Purpose.SIGN_IN, Channel.SMS, actor="t")
+
+    # As every use case runs: in its own unit of work, committed on a domain error.
+    with pytest.raises(DomainError, match="Не удалось отправить код"):
+        await in_unit(env.uow_factory, send_code)
+    async with env.uow() as uow:
+        (entry,) = await uow.core.audit.all("otp.issue")
+        assert entry.outcome == "not_sent"
+        challenge = await uow.identity.otp.latest(account.id, "sign_in")
+        assert challenge is not None and challenge.voided_at is not None
+    # No cooldown: the undelivered code never counted as sent.
+    cid = await issue(env, account.id)
+    await verify(env, cid, account.id, env.last_code())
