@@ -25,6 +25,8 @@ import handlers
 from bot import dialog_ids
 from bot.config import Settings
 from bot.middlewares import SessionMiddleware
+from bot.outage import OutageMiddleware, install_outage_middleware
+from bot.private_only import install_private_only
 from dialogs.core.guard import protect_background
 from services.core.context import AppContext, SecurityPolicy
 from services.core.cpu import CpuPool
@@ -86,6 +88,13 @@ def policy_from(settings: Settings) -> SecurityPolicy:
         otp_resend_seconds=settings.otp_resend_seconds,
         password_max_failures=settings.password_max_failures,
         doctor_step_up_minutes=settings.doctor_step_up_minutes,
+        session_max_hours=settings.session_max_hours,
+        second_factor_max_failures=settings.second_factor_max_failures,
+        second_factor_lock_minutes=settings.second_factor_lock_minutes,
+        sign_in_limit_window_minutes=settings.sign_in_limit_window_minutes,
+        password_max_failures_per_telegram=settings.password_max_failures_per_telegram,
+        recovery_max_per_login=settings.recovery_max_per_login,
+        recovery_max_per_telegram=settings.recovery_max_per_telegram,
     )
 
 
@@ -119,7 +128,12 @@ def build_runtime(
     storage: BaseStorage | None = None,
 ) -> Runtime:
     settings.check_database_url()
-    engine = create_engine(settings.effective_database_url)
+    engine = create_engine(
+        settings.effective_database_url,
+        connect_timeout=settings.database_connect_timeout_seconds,
+        command_timeout=settings.database_command_timeout_seconds,
+        pool_timeout=settings.database_pool_timeout_seconds,
+    )
     session_factory = create_session_factory(engine)
     gateways = gateways or default_gateways(settings)
     if gateways.files is None:
@@ -130,6 +144,7 @@ def build_runtime(
         gateways=gateways,
         hasher=hasher or PasswordHasher(),
         secret_key=settings.secret_key_bytes(),
+        audit_key=settings.audit_key_bytes(),
         policy=policy_from(settings),
         processing_delay_seconds=settings.processing_delay_seconds,
         cpu=CpuPool(settings.cpu_workers),
@@ -140,6 +155,9 @@ def build_runtime(
             settings.redis_url,
             settings.redis_max_connections,
             ttl=settings.conversation_ttl_minutes * 60,
+            pool_timeout=settings.redis_pool_timeout_seconds,
+            socket_timeout=settings.redis_socket_timeout_seconds,
+            connect_timeout=settings.redis_connect_timeout_seconds,
         )
         storage, isolation = redis_storage, create_redis_isolation(redis_storage)
     elif storage is None:
@@ -166,6 +184,9 @@ def build_dispatcher(runtime: Runtime) -> tuple[Dispatcher, BgManagerFactory]:
     dialog_ids.install()
     dp = Dispatcher(storage=runtime.storage, events_isolation=runtime.isolation)
     dp["runtime"] = runtime
+    install_private_only(dp)  # first: outside a private chat nothing else runs
+    # A database or Redis outage is answered before aiogram-dialog sees it (bot.outage).
+    install_outage_middleware(dp, OutageMiddleware())
     dp.update.outer_middleware(SessionMiddleware(runtime.uow_factory, runtime.ctx))
     dp.include_router(handlers.build_router())
     dp.include_router(dialogs.build_router())

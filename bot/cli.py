@@ -1,4 +1,4 @@
-"""`python -m bot COMMAND`: run, demo, worker, migrate, seed-demo, admin."""
+"""`python -m bot COMMAND`: run, demo, worker, migrate, seed-demo, admin, audit."""
 
 from __future__ import annotations
 
@@ -20,16 +20,46 @@ log = logging.getLogger("bot")
 EXIT_CONFIG = 2
 
 
+# Libraries whose lower levels write what people typed, or noise; each is kept at
+# its floor whatever LOG_LEVEL says (a higher LOG_LEVEL still wins).
+LIBRARY_LOG_FLOORS: dict[str, int] = {
+    # DEBUG: every SQL statement with its parameters (names, СНИЛС, passport, hashes).
+    "aiosqlite": logging.INFO,
+    # INFO: every statement; DEBUG: the rows read. (echo is off and parameters are
+    # hidden in storage.db, but the logger follows the root level all the same.)
+    "sqlalchemy.engine": logging.WARNING,
+    # Nothing of the queries today; kept out of DEBUG should that change.
+    "asyncpg": logging.INFO,
+    # DEBUG: the Telegram chat of each message (the person's name and username).
+    "aiogram_dialog": logging.INFO,
+    # INFO: every update handled, with the user's id only; noise for an operator.
+    "aiogram.event": logging.WARNING,
+    # The request line of every webhook call (access logging is off in bot.runner).
+    "aiohttp.access": logging.WARNING,
+    # Request and header dumps of HTTP clients (an SMS gateway's token).
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    # DEBUG: the chunks of every picture checked; noise.
+    "PIL": logging.INFO,
+    # Alembic announces its plugins and each migration at INFO: noise for an operator.
+    "alembic": logging.WARNING,
+}
+
+
 def configure_logging(level: str) -> None:
+    """The root logger at `level` on stderr; no personal value at any level.
+
+    What the bot's own code logs carries ids and masked destinations only; the
+    libraries that would write more are held at LIBRARY_LOG_FLOORS.
+    """
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    # aiogram logs every update it handles at INFO with the user's id only; keep it.
-    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
-    # Alembic announces its plugins and each migration at INFO: noise for an operator.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    root_level = logging.getLogger().level
+    for name, floor in LIBRARY_LOG_FLOORS.items():
+        logging.getLogger(name).setLevel(max(floor, root_level))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         cmd = admin_sub.add_parser(name, help=text)
         cmd.add_argument("login", help="phone, e-mail or СНИЛС")
+    audit = sub.add_parser("audit", help="the audit journal")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    audit_sub.add_parser(
+        "verify",
+        help="check the journal's hash chain; names the first row changed, removed or moved",
+    )
     for cmd_parser in admin_sub.choices.values():
         cmd_parser.add_argument(
             "--operator", default=getpass.getuser(), help="who runs the command (for the audit)"
@@ -105,6 +141,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "migrate": runner.migrate,
         "seed-demo": runner.seed,
         "admin": runner.admin,
+        "audit": runner.audit,
     }
     return await commands[args.command](args, settings)
 

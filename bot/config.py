@@ -74,12 +74,23 @@ class Settings(BaseSettings):
     # Security
     secret_key: SecretStr | None = None
     file_encryption_key: SecretStr | None = None
+    # The audit journal (services.core.audit): the HMAC key of its hash chain, kept
+    # outside the database. Empty: generated into DATA_DIR/audit.key.
+    audit_key: SecretStr | None = None
     session_idle_minutes: int = Field(default=30, ge=1)
     otp_ttl_seconds: int = Field(default=300, ge=30)
     otp_max_attempts: int = Field(default=5, ge=1)
     otp_resend_seconds: int = Field(default=60, ge=0)
     password_max_failures: int = Field(default=3, ge=1)
     doctor_step_up_minutes: int = Field(default=15, ge=1)
+    # Sign-in limits and the session's lifetime (the second factor and sign-in).
+    session_max_hours: int = Field(default=12, ge=1)
+    second_factor_max_failures: int = Field(default=10, ge=1)
+    second_factor_lock_minutes: int = Field(default=60, ge=1)
+    sign_in_limit_window_minutes: int = Field(default=60, ge=1)
+    password_max_failures_per_telegram: int = Field(default=5, ge=1)
+    recovery_max_per_login: int = Field(default=3, ge=1)
+    recovery_max_per_telegram: int = Field(default=5, ge=1)
 
     # Threads for CPU work kept off the event loop (password hashing, file checks).
     cpu_workers: int = Field(default=2, ge=1)
@@ -106,6 +117,22 @@ class Settings(BaseSettings):
     notify_max_attempts: int = Field(default=5, ge=1)
     processing_delay_seconds: float = Field(default=5.0, ge=0)
     worker_poll_seconds: float = Field(default=1.0, gt=0)
+
+    # Outages: how long a call to Redis or PostgreSQL may take before the update gives up
+    # and the person is told the service is unavailable; how far workers back off.
+    redis_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    redis_socket_timeout_seconds: float = Field(default=3.0, gt=0)
+    redis_pool_timeout_seconds: float = Field(default=3.0, gt=0)
+    database_connect_timeout_seconds: float = Field(default=3.0, gt=0)
+    database_command_timeout_seconds: float = Field(default=2.0, gt=0)
+    database_pool_timeout_seconds: float = Field(default=3.0, gt=0)
+    worker_outage_backoff_max_seconds: float = Field(default=30.0, gt=0)
+
+    # Updates and crashes (bot.inbox): on SIGTERM the bot takes no new updates and finishes
+    # those it has within this many seconds; a process that handles an update holds it for
+    # INBOX_LEASE_SECONDS (renewed while it works), after which another may take it.
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    inbox_lease_seconds: float = Field(default=60.0, ge=1)
 
     log_level: str = "INFO"
 
@@ -242,3 +269,9 @@ class Settings(BaseSettings):
                 raise ConfigError("FILE_ENCRYPTION_KEY must be 32 bytes, base64-encoded")
             return key
         return self._key_file("file.key", 32)
+
+    def audit_key_bytes(self) -> bytes:
+        """The audit journal's HMAC key: AUDIT_KEY, else a key file in DATA_DIR."""
+        if self.audit_key is not None and self.audit_key.get_secret_value().strip():
+            return self.audit_key.get_secret_value().strip().encode()
+        return self._key_file("audit.key", 32)

@@ -23,7 +23,7 @@ from bot.runner import prepare
 from bot.workers import start_workers
 from services.core.gateways import ConsoleMail, ConsoleSms
 from services.demo import DEMO_PASSWORD, DEMO_PEOPLE, seed_demo
-from tgsandbox import Sandbox, SandboxEvent, SandboxMessage, SandboxUser
+from tgsandbox import ApiError, Sandbox, SandboxEvent, SandboxMessage, SandboxUser
 
 HELP = (
     "Пишите сообщения боту как в Telegram. Команды консоли:\n"
@@ -136,20 +136,43 @@ class Console:
         return True
 
     async def _send_file(self, command: str, path_text: str) -> None:
-        data = await asyncio.to_thread(_read_file, path_text)
-        if data is None:
-            self.say(f"Файл не найден: {path_text or '(не указан)'}")
+        """Send the file at `path_text`; what Telegram would not send is said, not raised."""
+        if not path_text:
+            self.say(f"Укажите путь к файлу, например: {command} ~/скан.pdf")
             return
-        path = Path(path_text)
-        if command == "/photo":
-            await self.user.send_photo(data)
-        else:
-            await self.user.send_document(data, path.name)
+        try:
+            data = await asyncio.to_thread(_read_file, path_text)
+        except OSError:
+            self.say(f"Не удалось прочитать файл: {path_text}. Проверьте права доступа.")
+            return
+        if data is None:
+            self.say(f"Файл не найден: {path_text}")
+            return
+        if not data:
+            self.say(f"Файл пустой: {path_text}. Telegram не отправляет пустые файлы.")
+            return
+        try:
+            if command == "/photo":
+                await self.user.send_photo(data)
+            else:
+                await self.user.send_document(data, Path(path_text).name)
+        except ApiError as exc:
+            self.say(_upload_refusal(exc))
+
+
+def _upload_refusal(exc: ApiError) -> str:
+    """What Telegram's own app would say where the upload is refused."""
+    if exc.error_code == 413:
+        return "Файл слишком большой: Telegram его не отправит. Выберите файл поменьше."
+    if "IMAGE_PROCESS_FAILED" in exc.description:
+        return "Это не картинка, как фото его не отправить. Отправьте его файлом: /file ПУТЬ."
+    return f"Файл не отправлен: {exc.description}."
 
 
 def _read_file(path_text: str) -> bytes | None:
+    """The file's bytes; None when there is no such file."""
     path = Path(path_text).expanduser()
-    if not path_text or not path.is_file():
+    if not path.is_file():
         return None
     return path.read_bytes()
 

@@ -5,22 +5,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hmac
 import logging
 import sys
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 from aiogram import Bot
+from aiogram.methods import GetUpdates
+from aiogram.utils.backoff import Backoff, BackoffConfig
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from bot.app import Runtime, build_runtime, create_bot, register_commands
 from bot.cli import install_stop_signals
 from bot.config import ConfigError, Settings
+from bot.inbox import UpdateInbox, inbox_for
 from bot.workers import start_workers
 from services.core.errors import DomainError
 from services.demo import seed_demo
 from services.identity.admin import AdminService, NewAccount
 from storage.fsm import ping_redis
 from storage.migrate import upgrade_async
+
+if TYPE_CHECKING:
+    from aiohttp import web
 
 log = logging.getLogger("bot")
 
@@ -54,11 +63,21 @@ async def _with_runtime(settings: Settings) -> Runtime:
 
 
 async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve Telegram: every update is stored before it is acknowledged, then handled once.
+
+    On SIGTERM (or SIGINT) the bot takes no new updates, finishes those it has
+    within SHUTDOWN_GRACE_SECONDS and exits; what is left is handled after the
+    next start (bot.inbox).
+    """
     settings.require_token()
+    if settings.webhook_url and settings.webhook_secret is None:
+        raise ConfigError("WEBHOOK_URL is set but WEBHOOK_SECRET is not: set a random secret")
     runtime = await _with_runtime(settings)
     bot = create_bot(settings)
     stop = asyncio.Event()
     install_stop_signals(stop)
+    dispatcher = runtime.dispatcher
+    inbox = inbox_for(runtime, bot)
     workers: list[asyncio.Task[None]] = []
     if not args.no_workers:
         # Started by the dispatcher's startup, after aiogram-dialog has registered
@@ -66,51 +85,156 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
         async def start_background(**_: object) -> None:
             workers.extend(start_workers(runtime, bot, stop))
 
-        runtime.dispatcher.startup.register(start_background)
+        dispatcher.startup.register(start_background)
+    workflow = {"dispatcher": dispatcher, "bots": [bot], **dispatcher.workflow_data}
+    workflow.pop("bot", None)
+    handling: asyncio.Task[None] | None = None
+    started = False
     try:
         await register_commands(bot)
+        await dispatcher.emit_startup(bot=bot, **workflow)
+        started = True
+        # Also the updates a crashed or stopped process left in the inbox.
+        handling = asyncio.create_task(inbox.run(), name="update-inbox")
         if settings.webhook_url:
-            await _serve_webhook(runtime, bot, stop)
+            await _serve_webhook(runtime, bot, inbox, stop)
         else:
             await bot.delete_webhook(drop_pending_updates=False)
-            polling = asyncio.create_task(
-                runtime.dispatcher.start_polling(bot, handle_signals=False, close_bot_session=False)
-            )
-            await stop.wait()
-            await runtime.dispatcher.stop_polling()
-            with contextlib.suppress(asyncio.CancelledError):
-                await polling
+            await _poll(runtime, bot, inbox, stop)
+        log.info(
+            "stopping: %d update(s) in flight, up to %s s to finish",
+            inbox.in_flight,
+            settings.shutdown_grace_seconds,
+        )
+        await inbox.shutdown(handling, settings.shutdown_grace_seconds)
     finally:
         stop.set()
+        if handling is not None and not handling.done():
+            handling.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await handling
         await asyncio.gather(*workers, return_exceptions=True)
+        if started:
+            await dispatcher.emit_shutdown(bot=bot, **workflow)
         await bot.session.close()
         await runtime.close()
+        log.info("stopped")
     return 0
 
 
-async def _serve_webhook(runtime: Runtime, bot: Bot, stop: asyncio.Event) -> None:
-    from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
+# Seconds a getUpdates request waits for news (long polling).
+POLL_TIMEOUT = 10
+
+
+async def _poll(runtime: Runtime, bot: Bot, inbox: UpdateInbox, stop: asyncio.Event) -> None:
+    """Long polling: getUpdates → store the batch → only then move the offset past it.
+
+    The offset is what acknowledges updates to Telegram, so an update is never
+    confirmed before its row is committed; a batch that could not be stored is
+    asked for again. A getUpdates in progress is abandoned on `stop` (what it
+    would have returned stays with Telegram).
+    """
+    allowed = runtime.dispatcher.resolve_used_update_types()
+    backoff = Backoff(BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.3, jitter=0.1))
+    offset: int | None = None
+    request_timeout = int((bot.session.timeout or 60) + POLL_TIMEOUT)
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        while not stop.is_set():
+            request = GetUpdates(offset=offset, timeout=POLL_TIMEOUT, allowed_updates=allowed)
+            fetch = asyncio.create_task(bot(request, request_timeout=request_timeout))
+            await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not fetch.done():
+                fetch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await fetch
+                break
+            problem = None
+            try:
+                updates = fetch.result()
+            except Exception as exc:
+                problem = f"getUpdates failed: {type(exc).__name__}"
+            else:
+                try:
+                    if updates:
+                        raw = [
+                            u.model_dump(mode="json", by_alias=True, exclude_unset=True)
+                            for u in updates
+                        ]
+                        await inbox.receive(raw)
+                        offset = updates[-1].update_id + 1
+                except Exception as exc:
+                    # Not acknowledged: Telegram gives the same updates again.
+                    problem = f"could not store updates: {type(exc).__name__}"
+            if problem is not None:
+                delay = next(backoff)
+                log.error("polling: %s; trying again in %.1f s", problem, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(stopped), delay)
+                continue
+            backoff.reset()
+    finally:
+        stopped.cancel()
+
+
+async def _serve_webhook(
+    runtime: Runtime, bot: Bot, inbox: UpdateInbox, stop: asyncio.Event
+) -> None:
     from aiohttp import web
 
     settings = runtime.settings
-    if settings.webhook_secret is None:
-        raise ConfigError("WEBHOOK_URL is set but WEBHOOK_SECRET is not: set a random secret")
+    assert settings.webhook_secret is not None  # checked by run_bot
     secret = settings.webhook_secret.get_secret_value()
     assert settings.webhook_url is not None
     path = make_url_path(settings.webhook_url)
     app = web.Application()
-    SimpleRequestHandler(runtime.dispatcher, bot, secret_token=secret).register(app, path=path)
-    setup_application(app, runtime.dispatcher, bot=bot)
-    web_runner = web.AppRunner(app)
+    app.router.add_post(path, webhook_handler(inbox, secret))
+    web_runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
     await web_runner.setup()
     site = web.TCPSite(web_runner, settings.webhook_host, settings.webhook_port)
     await site.start()
-    await bot.set_webhook(settings.webhook_url, secret_token=secret, drop_pending_updates=False)
-    log.info("webhook server on %s:%s%s", settings.webhook_host, settings.webhook_port, path)
     try:
+        await bot.set_webhook(settings.webhook_url, secret_token=secret, drop_pending_updates=False)
+        log.info("webhook server on %s:%s%s", settings.webhook_host, settings.webhook_port, path)
         await stop.wait()
     finally:
+        # No new updates: the listener closes, requests storing an update finish.
         await web_runner.cleanup()
+
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+
+
+def webhook_handler(
+    inbox: UpdateInbox, secret: str
+) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """Answer Telegram 200 only once the update is committed to the inbox.
+
+    Anything else (the database is down or slow past its timeout) is a 503, and
+    Telegram sends the update again later; the inbox drops a second copy.
+    """
+    from aiohttp import web
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            return web.Response(status=401, text="Unauthorized")
+        try:
+            update = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="Bad Request")
+        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+            return web.Response(status=400, text="Bad Request")
+        try:
+            await inbox.receive([update])
+        except Exception as exc:
+            log.error(
+                "webhook: could not store update %s (%s)", update["update_id"], type(exc).__name__
+            )
+            return web.Response(status=503, text="Service Unavailable")
+        return web.Response(status=200)
+
+    return handle
 
 
 def make_url_path(url: str) -> str:
@@ -189,6 +313,29 @@ async def admin(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await runtime.close()
     print(message)
+    return 0
+
+
+async def audit(args: argparse.Namespace, settings: Settings) -> int:
+    """`audit verify`: walk the journal's hash chain; 1 and the first bad row if it broke."""
+    from services.core.audit import verify
+
+    runtime = await _with_runtime(settings)
+    try:
+        async with runtime.uow_factory() as uow:
+            report = await verify(uow, runtime.ctx)
+    finally:
+        await runtime.close()
+    if report.problem is not None:
+        print(
+            f"the journal is damaged: {report.problem} ({report.rows} rows before it hold)",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"the journal is intact: {report.rows} rows "
+        f"(last #{report.last_seq}, hash {report.last_hash[:16]})"
+    )
     return 0
 
 

@@ -8,6 +8,7 @@ from aiogram import Router
 
 def build_router() -> Router:
     from dialogs.core.guard import protect
+    from dialogs.core.journal.dialog import build_dialog as journal_dialog
     from dialogs.core.otp.dialog import build_dialog as otp_dialog
     from dialogs.enrolment.application.dialog import build_dialog as application_dialog
     from dialogs.enrolment.documents.dialog import build_dialog as documents_dialog
@@ -23,6 +24,7 @@ def build_router() -> Router:
         otp_dialog(),
         recovery_dialog(),
         menu_dialog(),
+        journal_dialog(),
         password_dialog(),
         application_dialog(),
         documents_dialog(),

@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiogram import Router
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import ExceptionTypeFilter
-from aiogram.types import ErrorEvent
+from aiogram.types import ErrorEvent, Update
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 from aiogram_dialog.api.exceptions import OutdatedIntent, UnknownIntent, UnknownState
 
@@ -25,7 +25,13 @@ UNAVAILABLE = "Сервис временно недоступен. Пожалу�
 
 
 async def _tell(event: ErrorEvent, text: str) -> None:
-    update = event.update
+    await _answer(event.update, text)
+
+
+async def _answer(update: Update, text: str, bot: Bot | None = None) -> None:
+    """Tell the person `text`: an alert on a pressed button, else a message in the chat."""
+    if bot is not None:
+        update = update.as_(bot)
     if update.callback_query is not None:
         try:
             await update.callback_query.answer(text, show_alert=True)
@@ -33,6 +39,14 @@ async def _tell(event: ErrorEvent, text: str) -> None:
             log.info("callback %s was too old to answer", update.callback_query.id)
     elif update.message is not None:
         await update.message.answer(text)
+
+
+async def tell_unavailable(update: Update, bot: Bot) -> None:
+    """«Сервис временно недоступен…» for an update the storage could not serve.
+
+    Needs nothing but the Bot API: the database and the conversation state may be down.
+    """
+    await _answer(update, UNAVAILABLE, bot)
 
 
 async def on_stale(event: ErrorEvent, dialog_manager: DialogManager, **data: Any) -> None:

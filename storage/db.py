@@ -11,8 +11,23 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, foreign keys and a busy timeout."""
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    connect_timeout: float | None = None,
+    command_timeout: float | None = None,
+    pool_timeout: float | None = None,
+) -> AsyncEngine:
+    """An async engine; SQLite gets WAL, foreign keys and a busy timeout.
+
+    On PostgreSQL, for the running bot (``None`` keeps the driver's default, as
+    migrations want): `connect_timeout` bounds opening a connection (asyncpg's
+    ``timeout``), `command_timeout` every statement (asyncpg's ``command_timeout``;
+    a server that stops answering raises ``TimeoutError`` instead of hanging) and
+    `pool_timeout` the wait for a free pooled connection. SQLite ignores them: its
+    file is local and its busy timeout governs the waits.
+    """
     parsed = make_url(url)
     # Statement parameters are personal data (names, СНИЛС, policy numbers): keep
     # them out of error messages and logs.
@@ -24,6 +39,15 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         kwargs["connect_args"] = {"timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
+        connect_args: dict[str, Any] = {}
+        if connect_timeout is not None:
+            connect_args["timeout"] = connect_timeout
+        if command_timeout is not None:
+            connect_args["command_timeout"] = command_timeout
+        if connect_args:
+            kwargs["connect_args"] = connect_args
+        if pool_timeout is not None:
+            kwargs["pool_timeout"] = pool_timeout
     engine = create_async_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         _sqlite_pragmas(engine)

@@ -74,6 +74,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from storage.models import FsmRecord
 
 __all__ = [
+    "REDIS_OUTAGE_ERRORS",
     "ConversationIsolation",
     "RedisConversationStorage",
     "ScopedStorage",
@@ -86,6 +87,14 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# What the Redis storage and isolation raise when the server is down, paused or
+# unreachable (a refused or broken connection, a connect or read timeout, no free
+# pooled connection in time): the conversation state is unavailable, not wrong.
+REDIS_OUTAGE_ERRORS: tuple[type[Exception], ...] = (
+    redis_errors.ConnectionError,
+    redis_errors.TimeoutError,
+)
 
 KEY_MAX_LENGTH = 255  # fsm_records.key is VARCHAR(255)
 STATE_MAX_LENGTH = 255  # fsm_records.state is VARCHAR(255)
@@ -726,6 +735,8 @@ def create_redis_storage(
     *,
     ttl: timedelta | int | None = None,
     pool_timeout: float = 10.0,
+    socket_timeout: float | None = 3.0,
+    connect_timeout: float | None = 3.0,
     prefix: str = "fsm",
 ) -> RedisConversationStorage:
     """A Redis FSM storage over a bounded pool that waits for a free connection.
@@ -736,12 +747,21 @@ def create_redis_storage(
 
     `ttl` (a timedelta, or whole seconds) makes a conversation expire after that
     long without an update; without it conversations never expire.
+
+    Outages: connecting gives up after `connect_timeout` seconds and a command
+    whose answer does not come (a paused or unreachable server) after
+    `socket_timeout`; both raise one of :data:`REDIS_OUTAGE_ERRORS`. A broken
+    connection is retried once at once (the first command after a restart meets
+    the old, dead socket), a timeout never: so an update learns of an outage
+    within about `socket_timeout` seconds rather than hanging.
     """
     pool = BlockingConnectionPool.from_url(
         url,
         max_connections=max_connections,
         timeout=pool_timeout,
-        socket_connect_timeout=5,
+        socket_connect_timeout=connect_timeout,
+        socket_timeout=socket_timeout,
+        retry=Retry(NoBackoff(), 1, supported_errors=(redis_errors.ConnectionError,)),
         health_check_interval=30,
     )
     redis = Redis.from_pool(pool)

@@ -25,6 +25,7 @@ from storage.repositories.identity import (
     OtpRepo,
     SessionRepo,
 )
+from storage.repositories.inbox import InboxRepo
 from storage.repositories.integration import ApiClientRepo
 from storage.repositories.record import MedicalRecordRepo
 from storage.repositories.sharing import RelativeGrantRepo
@@ -92,6 +93,10 @@ class IntegrationRepos(RepoGroup):
     clients: ApiClientRepo
 
 
+class InboxRepos(RepoGroup):
+    updates: InboxRepo
+
+
 class UnitOfWork:
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._factory = session_factory
@@ -115,6 +120,7 @@ class UnitOfWork:
         self.sharing = SharingRepos(session)
         self.clinic = ClinicRepos(session)
         self.integration = IntegrationRepos(session)
+        self.inbox = InboxRepos(session)
         self._after_commit, self._after_rollback = [], []
         return self
 

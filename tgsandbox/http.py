@@ -28,6 +28,29 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+class Hold:
+    """Requests that wait before the server answers them, until ``release`` (see ``hold``).
+
+    ``arrived`` counts the requests that reached the hold: a test waits for it to know
+    the bot is in the middle of a request, then kills or stops the bot.
+    """
+
+    def __init__(self) -> None:
+        self.arrived = 0
+        self._open = asyncio.Event()
+
+    def release(self) -> None:
+        self._open.set()
+
+    @property
+    def released(self) -> bool:
+        return self._open.is_set()
+
+    async def pass_through(self) -> None:
+        self.arrived += 1
+        await self._open.wait()
+
+
 class SandboxHTTPServer:
     """Serves ``Sandbox`` at ``/bot{token}/{method}`` and ``/file/bot{token}/{path}``.
 
@@ -40,6 +63,26 @@ class SandboxHTTPServer:
         self.host = host
         self.port = port
         self._runner: web.AppRunner | None = None
+        self._holds: dict[str, Hold] = {}
+        # How many times getUpdates returned each update_id, and the highest update_id
+        # the bot has acknowledged (an offset past it), as Telegram would count them.
+        self.deliveries: dict[int, int] = {}
+        self.acknowledged = 0
+
+    def hold(self, method: str) -> Hold:
+        """Make requests of ``method`` (a Bot API method, or ``"file"`` for downloads) wait.
+
+        Each waits before the sandbox executes it, as a slow Telegram would, until
+        ``Hold.release()``; a request made after the release goes through at once.
+        """
+        hold = Hold()
+        self._holds[method.lower()] = hold
+        return hold
+
+    async def _pass_hold(self, method: str) -> None:
+        hold = self._holds.get(method.lower())
+        if hold is not None and not hold.released:
+            await hold.pass_through()
 
     @property
     def url(self) -> str:
@@ -63,6 +106,8 @@ class SandboxHTTPServer:
         return self
 
     async def close(self) -> None:
+        for hold in self._holds.values():
+            hold.release()
         self.sandbox.release_polls()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -103,7 +148,15 @@ class SandboxHTTPServer:
             return self._json(_UNAUTHORIZED, 401)
         try:
             params, uploads = await self._read_params(request)
-            result = await self.sandbox.call(request.match_info["method"], params, uploads)
+            await self._pass_hold(request.match_info["method"])
+            method = request.match_info["method"]
+            if method.lower() == "getupdates":
+                self._note_offset(params.get("offset"))
+            result = await self.sandbox.call(method, params, uploads)
+            if method.lower() == "getupdates" and isinstance(result, list):
+                for update in result:
+                    update_id = update["update_id"]
+                    self.deliveries[update_id] = self.deliveries.get(update_id, 0) + 1
         except ApiError as exc:
             return self._json(exc.to_payload(), exc.error_code)
         except SimulatedNetworkError:
@@ -115,9 +168,17 @@ class SandboxHTTPServer:
             return self._json({"ok": False, "error_code": 501, "description": description}, 501)
         return self._json({"ok": True, "result": result})
 
+    def _note_offset(self, offset: Any) -> None:
+        try:
+            value = int(offset) if offset not in (None, "") else 0
+        except (TypeError, ValueError):
+            return
+        self.acknowledged = max(self.acknowledged, value - 1)
+
     async def _handle_file(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.sandbox.token:
             return self._json(_UNAUTHORIZED, 401)
+        await self._pass_hold("file")
         stored = self.sandbox.file_by_path(request.match_info["path"])
         if stored is None:
             return self._json(_NOT_FOUND, 404)

@@ -6,8 +6,10 @@ import asyncio
 import logging
 
 from aiogram import Bot
+from aiogram.fsm.storage.redis import RedisStorage
 
 from bot.app import Runtime
+from bot.workers.limits import LocalLimiter, RedisLimiter, SendLimiter
 from bot.workers.notifier import Notifier
 from bot.workers.processor import Processor
 from services.core.notify import chats_of
@@ -15,7 +17,19 @@ from services.core.notify import chats_of
 log = logging.getLogger(__name__)
 
 
-def build_notifier(runtime: Runtime, bot: Bot) -> Notifier:
+def build_limiter(runtime: Runtime) -> SendLimiter:
+    """With Redis, the limiter every notifier process shares; else the process's own."""
+    settings = runtime.settings
+    if isinstance(runtime.storage, RedisStorage):
+        return RedisLimiter(
+            runtime.storage.redis,
+            settings.notify_rate_per_second,
+            settings.notify_per_chat_interval,
+        )
+    return LocalLimiter(settings.notify_rate_per_second, settings.notify_per_chat_interval)
+
+
+def build_notifier(runtime: Runtime, bot: Bot, limiter: SendLimiter | None = None) -> Notifier:
     settings = runtime.settings
     return Notifier(
         runtime.uow_factory,
@@ -24,6 +38,8 @@ def build_notifier(runtime: Runtime, bot: Bot) -> Notifier:
         per_chat_interval=settings.notify_per_chat_interval,
         max_attempts=settings.notify_max_attempts,
         clock=runtime.ctx.gateways.clock,
+        limiter=limiter or build_limiter(runtime),
+        outage_backoff_max=settings.worker_outage_backoff_max_seconds,
     )
 
 
@@ -49,6 +65,7 @@ def build_processor(runtime: Runtime, bot: Bot) -> Processor:
         delay_seconds=settings.processing_delay_seconds,
         poll_seconds=settings.worker_poll_seconds,
         on_change=refresh_open_windows,
+        outage_backoff_max=settings.worker_outage_backoff_max_seconds,
     )
 
 

@@ -11,31 +11,43 @@ Row states (``notification_outbox.status``)::
 Every state change is its own unit of work, committed at once: the claim, the
 move to ``sending`` and the result.
 
-Delivery is at most once, with one stated exception:
+Delivery is **at least once**: no push is lost, and a push is sent again only
+when Telegram cannot tell whether it delivered the first one.
 
 * A row is committed as ``sending`` *before* the API call and as ``sent`` (with
-  ``sent_at`` and ``telegram_message_id``) after it. If the process dies
-  between the two, nobody knows whether Telegram got the message. Such a row
-  stays ``sending`` until its lease (``claimed_until``) runs out; then the next
-  batch of any worker marks it ``unknown`` and logs its id. It is never sent
-  again by this worker's logic: a lost notification is preferred to a
-  duplicate (the user can always open the menu; a duplicate medical message
-  is confusing).
-* The exception: a ``TelegramNetworkError`` (timeout, dropped connection) also
-  leaves delivery unknown, but the spec demands retries for network errors, so
-  the row goes back to ``pending`` with a backoff and is sent again. If the
-  lost request had in fact reached Telegram, the user gets that message twice.
-  This narrow case is the only way a row can be delivered twice.
+  ``sent_at`` and ``telegram_message_id``) after it.
+* Where Telegram refused the message (429, 400, 403, 404, 401) it was not
+  delivered: the row is retried (429), settled (400/403/404) or waits (401).
+* Where delivery is unknown — a network error or timeout (the response may be
+  lost after Telegram sent the message), a 5xx (a gateway in front of the Bot API
+  may fail after the message went out), an answer that cannot be read, or the
+  process dying between ``sending`` and the result (the row's lease runs out and
+  the next batch of any worker gives it back) — the row goes back to ``pending``
+  with a backoff and is sent again. Each such retry is a *possible duplicate*: it
+  is logged with the row id ("delivery unknown … possible duplicate"), counted in
+  :attr:`Notifier.possible_duplicates`, and a row that was sent after one keeps
+  ``last_error`` = ``possible duplicate: <what happened>``, so
+  ``status = 'sent' AND last_error LIKE 'possible duplicate%'`` counts the rows
+  a person may have received twice. The Bot API has no idempotency key, so this
+  is the least it can be: a lost medical notification is worse than a repeated one.
+* After ``max_attempts`` tries the row is ``failed`` (logged with its id).
 * Two workers never take the same row: the claim uses ``FOR UPDATE SKIP
   LOCKED`` and a lease, and the move to ``sending`` is a compare-and-set on the
   claim (status still ``pending`` and ``claimed_until`` still this worker's),
   so a worker whose claim expired and was taken over sends nothing.
 
-Telegram's limits are held per process: at most ``rate_per_second`` API calls in
-all (evenly spaced, no bursts) and at most one per ``per_chat_interval`` to a
-chat. A batch holds at most one row per chat; the chat's other rows are given
-back due ``per_chat_interval`` later, so a busy chat never holds up the others.
-With several worker processes, give each its share of the total rate.
+Telegram's limits: at most ``rate_per_second`` messages in all, evenly spaced (no
+bursts), and at most one per ``per_chat_interval`` to a chat, through a
+:class:`~bot.workers.limits.SendLimiter`. With Redis every notifier process shares
+one limiter (``RedisLimiter``), so several processes together keep the configured
+total and per-chat rate; without it (SQLite, one process) the limiter is the
+process's own (``LocalLimiter``). A batch holds at most one row per chat; the
+chat's other rows are given back due ``per_chat_interval`` later, so a busy chat
+never holds up the others.
+
+When the database (or Redis, for the shared limiter) is down, the loop backs off
+(doubling, up to ``outage_backoff_max``) and logs one line when the outage starts
+and one when it ends (``bot.outage.Outage``), not one per batch or row.
 
 Logs name rows and chats by their ids only: the text may be medical.
 """
@@ -68,9 +80,11 @@ from aiogram.exceptions import (
 )
 from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup
 
+from bot.outage import Outage, is_outage
+from bot.workers.limits import LocalLimiter, SendLimiter
 from handlers.push import callback_data_of
 from services.core.gateways import Clock, SystemClock
-from storage.uow import UnitOfWorkFactory
+from storage.uow import UnitOfWork, UnitOfWorkFactory
 
 __all__ = ["Notifier"]
 
@@ -80,7 +94,10 @@ log = logging.getLogger(__name__)
 # (a configuration error: the rows wait, they are not failed).
 UNAUTHORIZED_PAUSE_SECONDS = 60.0
 ERROR_MAX_LENGTH = 200
-EXPIRED_SENDING_ERROR = "lease expired while sending: delivery unknown, not re-sent"
+EXPIRED_SENDING_ERROR = "lease expired while sending"
+# `last_error` of a row whose last try may have been delivered; of a sent row after one.
+UNKNOWN_PREFIX = "delivery unknown: "
+DUPLICATE_PREFIX = "possible duplicate: "
 
 
 @dataclass
@@ -91,6 +108,7 @@ class _Job:
     chat_id: int
     attempts: int
     claim: datetime
+    last_error: str | None
     text: str = field(repr=False)  # may be medical: never logged
     markup: InlineKeyboardMarkup | None = field(repr=False)
 
@@ -126,6 +144,8 @@ class Notifier:
         clock: Clock | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        limiter: SendLimiter | None = None,
+        outage_backoff_max: float = 30.0,
     ) -> None:
         if rate_per_second <= 0:
             raise ValueError("rate_per_second must be positive")
@@ -136,7 +156,6 @@ class Notifier:
             raise ValueError("lease_seconds must exceed send_timeout")
         self._uow_factory = uow_factory
         self._bot = bot
-        self._interval = 1.0 / rate_per_second
         self._per_chat_interval = per_chat_interval
         self._max_attempts = max_attempts
         self._batch_size = batch_size
@@ -150,8 +169,13 @@ class Notifier:
         self._monotonic = monotonic
         self._sleep = sleep
         self._random = random.Random()
-        # Rate state, on the monotonic clock.
-        self._next_slot = float("-inf")
+        self._limiter: SendLimiter = limiter or LocalLimiter(
+            rate_per_second, per_chat_interval, monotonic=monotonic
+        )
+        self.outage = Outage("notifier", cap=outage_backoff_max, logger=log, monotonic=monotonic)
+        # Sends after which delivery was unknown and the row was (or will be) sent again.
+        self.possible_duplicates = 0
+        # When each chat may be tried again (a hint on the monotonic clock; the limiter rules).
         self._chat_ready: dict[int, float] = {}
         self._paused_until = float("-inf")
         # Results sent but not yet written (the database failed): written first next time.
@@ -172,12 +196,18 @@ class Notifier:
         while not stop.is_set():
             try:
                 handled = await self.run_once()
-            except Exception:
-                log.exception("notifier: batch failed; retrying after %.1f s", poll_seconds)
+            except Exception as exc:
+                if is_outage(exc):
+                    self.outage.failed(exc)
+                else:
+                    log.exception("notifier: batch failed; retrying after %.1f s", poll_seconds)
                 handled = 0
+            else:
+                if not self._unsaved:
+                    self.outage.recovered()
             if handled and not stop.is_set():
                 continue
-            delay = max(poll_seconds, self.paused_for())
+            delay = max(poll_seconds, self.paused_for(), self.outage.delay())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), delay)
         log.info("notifier stopped")
@@ -205,6 +235,7 @@ class Notifier:
             # this transaction a writer from its first statement, which SQLite needs to
             # wait for its lock rather than fail as a reader turned writer.
             expired = await uow.core.outbox.expire_sending(now, EXPIRED_SENDING_ERROR)
+            given_back = [await self._give_back_expired(uow, row_id, now) for row_id in expired]
             rows = await uow.core.outbox.claim_due(now, claim, self._batch_size)
             seen: set[int] = set()
             for row in rows:
@@ -230,24 +261,57 @@ class Notifier:
                         chat_id=row.chat_id,
                         attempts=row.attempts,
                         claim=claim,
+                        last_error=row.last_error,
                         text=row.text,
                         markup=markup,
                     )
                 )
             await uow.commit()
-        for row_id in expired:
-            log.error(
-                "notification %d: left in sending by a stopped worker; marked unknown, not re-sent",
-                row_id,
-            )
+        for row_id, again in zip(expired, given_back, strict=True):
+            if again:
+                self.possible_duplicates += 1
+                log.warning(
+                    "notification %d: left in sending by a stopped worker; delivery unknown, "
+                    "sending again (possible duplicate)",
+                    row_id,
+                )
+            else:
+                log.error(
+                    "notification %d: left in sending by a stopped worker; failed after %d "
+                    "attempts",
+                    row_id,
+                    self._max_attempts,
+                )
         for row_id, error in broken:
             log.error("notification %d: failed, its buttons are invalid (%s)", row_id, error)
         if jobs:
             log.debug("notifier: claimed %d rows", len(jobs))
         return jobs
 
+    async def _give_back_expired(self, uow: UnitOfWork, row_id: int, now: datetime) -> bool:
+        """A row its sender left in ``sending``: pending again (True), or failed when spent."""
+        found = await uow.core.outbox.get(row_id)
+        if found is None:  # pragma: no cover - the UPDATE just returned it
+            return False
+        found.attempts += 1
+        found.claimed_until = None
+        if found.attempts >= self._max_attempts:
+            found.status = "failed"
+            found.last_error = UNKNOWN_PREFIX + EXPIRED_SENDING_ERROR
+            return False
+        found.status = "pending"
+        found.due_at = now
+        found.last_error = UNKNOWN_PREFIX + EXPIRED_SENDING_ERROR
+        return True
+
     async def _dispatch(self, jobs: list[_Job]) -> int:
-        """Send the jobs within the rate limits; each send runs as its own task."""
+        """Send the jobs within the rate limits; each send runs as its own task.
+
+        Per job: reserve its slot from the limiter (it may lie a little ahead), mark
+        the row ``sending`` meanwhile, wait for the slot, send. A chat the limiter
+        refuses (sent to too recently, maybe by another process) is tried again when
+        it is free, and the other chats go first.
+        """
         self._forget_idle_chats()
         waiting = list(jobs)
         in_flight: set[asyncio.Task[None]] = set()
@@ -259,13 +323,28 @@ class Notifier:
                     await self._release(waiting, self._paused_until - now)
                     break
                 job = min(waiting, key=lambda j: self._chat_ready.get(j.chat_id, float("-inf")))
-                ready = max(self._next_slot, self._chat_ready.get(job.chat_id, float("-inf")))
+                ready = self._chat_ready.get(job.chat_id, float("-inf"))
                 if ready > now:
                     await self._sleep(ready - now)
                     continue  # look again: a 429 may have paused us meanwhile
+                try:
+                    reservation = await self._limiter.reserve(job.chat_id)
+                except Exception:
+                    # The shared limiter (Redis) is down: give the rows back, due at once.
+                    with contextlib.suppress(Exception):
+                        await self._release(waiting, 0.0)
+                    raise
+                if not reservation.granted:
+                    self._chat_ready[job.chat_id] = now + reservation.wait
+                    continue
                 waiting.remove(job)
+                slot = now + reservation.wait
                 if not await self._mark_sending(job):
                     continue
+                # Marking took part of the wait: the slot, not "now + interval", sets the pace.
+                left = slot - self._monotonic()
+                if left > 0:
+                    await self._sleep(left)
                 sent_at = self._monotonic()
                 if self._paused_until > sent_at:
                     # A 429 arrived while the row was being marked: give it back unsent.
@@ -274,7 +353,6 @@ class Notifier:
                     )
                     await self._save(job.id, outcome)
                     continue
-                self._next_slot = sent_at + self._interval
                 self._chat_ready[job.chat_id] = sent_at + self._per_chat_interval
                 in_flight.add(asyncio.create_task(self._deliver(job)))
                 handled += 1
@@ -311,6 +389,8 @@ class Notifier:
                 await uow.commit()
         except Exception as exc:
             # Nothing was sent: the row keeps its claim and is taken again when it lapses.
+            if is_outage(exc):
+                raise  # the database is down: the batch stops, `run` backs off (one log line)
             log.error(
                 "notification %d: could not be marked sending (%s at %s); skipped",
                 job.id,
@@ -350,6 +430,8 @@ class Notifier:
             wait = max(float(exc.retry_after), 1.0)
             self._paused_until = max(self._paused_until, self._monotonic() + wait)
             log.warning("notification %d to chat %d: 429, retry after %.0f s", job.id, chat, wait)
+            with contextlib.suppress(Exception):  # the other processes pause too, if it works
+                await self._limiter.pause(wait)
             return self._reschedule(job, wait, _describe(exc, self._bot), count=False)
         except TelegramForbiddenError as exc:
             error = _describe(exc, self._bot)
@@ -375,33 +457,40 @@ class Notifier:
             error = _describe(exc, self._bot)
             log.error("notification %d to chat %d: failed (%s)", job.id, chat, error)
             return _Outcome({"status": "failed", "claimed_until": None, "last_error": error}, chat)
-        except (TelegramNetworkError, TelegramServerError, TelegramAPIError) as exc:
-            # Network errors and 5xx: retried with backoff. After a network error delivery is
-            # unknown, so the retry may duplicate the message (the one such case; see above).
+        except (TelegramNetworkError, TelegramServerError) as exc:
+            # A lost response or a 5xx: Telegram may have sent it. Retried (a possible duplicate).
+            return self._retry_or_fail(job, _describe(exc, self._bot), unknown=True)
+        except TelegramAPIError as exc:
+            # Any other refusal: not delivered; retried with backoff.
             return self._retry_or_fail(job, _describe(exc, self._bot))
         except Exception as exc:
-            # Not an answer from Telegram (e.g. an undecodable response): delivery unknown,
-            # so at most once: the row is not sent again.
+            # Not an answer from Telegram (e.g. an undecodable response): delivery unknown.
             log.error(
-                "notification %d to chat %d: delivery unknown (%s at %s)",
+                "notification %d to chat %d: unreadable answer (%s at %s)",
                 job.id,
                 chat,
                 type(exc).__name__,
                 _where(exc),
             )
-            unknown: dict[str, Any] = {
-                "status": "unknown",
-                "claimed_until": None,
-                "last_error": type(exc).__name__,
-            }
-            return _Outcome(unknown, chat)
-        log.info("notification %d sent to chat %d as message %d", job.id, chat, message.message_id)
+            return self._retry_or_fail(job, type(exc).__name__, unknown=True)
+        duplicate = job.last_error is not None and job.last_error.startswith(UNKNOWN_PREFIX)
+        log.info(
+            "notification %d sent to chat %d as message %d%s",
+            job.id,
+            chat,
+            message.message_id,
+            " (possible duplicate)" if duplicate else "",
+        )
         values: dict[str, Any] = {
             "status": "sent",
             "claimed_until": None,
             "sent_at": self._clock.now(),
             "telegram_message_id": message.message_id,
-            "last_error": None,
+            "last_error": (
+                DUPLICATE_PREFIX + job.last_error[len(UNKNOWN_PREFIX) :]
+                if duplicate and job.last_error is not None
+                else None
+            ),
         }
         return _Outcome(values, chat)
 
@@ -416,7 +505,14 @@ class Notifier:
         }
         return _Outcome(values, job.chat_id)
 
-    def _retry_or_fail(self, job: _Job, error: str) -> _Outcome:
+    def _retry_or_fail(self, job: _Job, error: str, *, unknown: bool = False) -> _Outcome:
+        """Back to pending with a backoff, or failed when the attempts are spent.
+
+        `unknown`: Telegram may have delivered it; sending again is a possible duplicate,
+        logged with the row id and counted.
+        """
+        if unknown:
+            error = UNKNOWN_PREFIX + error
         attempts = job.attempts + 1
         if attempts >= self._max_attempts:
             log.error(
@@ -434,13 +530,16 @@ class Notifier:
             }
             return _Outcome(values, job.chat_id)
         delay = self.backoff(attempts)
+        if unknown:
+            self.possible_duplicates += 1
         log.warning(
-            "notification %d to chat %d: attempt %d failed (%s); retry in %.1f s",
+            "notification %d to chat %d: attempt %d failed (%s); retry in %.1f s%s",
             job.id,
             job.chat_id,
             attempts,
             error,
             delay,
+            " (possible duplicate)" if unknown else "",
         )
         return self._reschedule(job, delay, error, count=True)
 
@@ -457,6 +556,9 @@ class Notifier:
         except Exception as exc:
             # Kept and written first thing next batch, before stale `sending` rows expire.
             self._unsaved[row_id] = outcome
+            if is_outage(exc):
+                self.outage.failed(exc)  # one line for the whole outage, not one per row
+                return
             log.error(
                 "notification %d: result %s not saved (%s at %s); will retry",
                 row_id,

@@ -19,6 +19,10 @@ twice. A processor told to stop while waiting gives its claim back at once.
 After each committed transition ``on_change(account_id)`` is awaited (the bot
 refreshes an open status window with it); its failure is logged, not fatal.
 
+When the database is down the loop backs off (doubling, up to
+``outage_backoff_max`` seconds) and logs one line when the outage starts and one
+when it ends (``bot.outage.Outage``).
+
 Logs name applications by id and errors by type only: messages of database
 errors may carry the parameters, which are personal data.
 """
@@ -31,6 +35,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from bot.outage import Outage, is_outage
 from services.core.context import AppContext
 from services.core.gateways import LocalRegistry, Registry
 from services.enrolment.processing import ProcessingService
@@ -54,6 +59,7 @@ class Processor:
         on_change: OnChange | None = None,
         registry: Registry | None = None,
         lease_seconds: float | None = None,
+        outage_backoff_max: float = 30.0,
     ) -> None:
         self.uow_factory = uow_factory
         self.ctx = ctx
@@ -61,6 +67,7 @@ class Processor:
         self.poll_seconds = poll_seconds
         self.on_change = on_change
         self.registry = registry or ctx.gateways.registry or LocalRegistry(uow_factory)
+        self.outage = Outage("processor", cap=outage_backoff_max, logger=log)
         self.lease = timedelta(
             seconds=lease_seconds if lease_seconds is not None else self.delay_seconds + 60
         )
@@ -150,9 +157,15 @@ class Processor:
                 worked = await self.run_once(stop)
             except Exception as exc:
                 # The lease runs out and the application is processed again.
-                log.error("processor: job failed: %s", type(exc).__name__)
+                if is_outage(exc):
+                    self.outage.failed(exc)
+                else:
+                    log.error("processor: job failed: %s", type(exc).__name__)
                 worked = False
+            else:
+                self.outage.recovered()
             if not worked and not stop.is_set():
+                delay = max(self.poll_seconds, self.outage.delay())
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll_seconds)
+                    await asyncio.wait_for(stop.wait(), delay)
         log.info("processor stopped")

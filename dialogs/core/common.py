@@ -118,11 +118,19 @@ def clear_error(manager: DialogManager) -> None:
     manager.dialog_data.pop("error_state", None)
 
 
-def buttons_only() -> MessageInput:
-    """For windows that ask for a button: any message gets a hint and the window again."""
+def buttons_only(*, delete: bool = False, hint: str = USE_BUTTONS) -> MessageInput:
+    """For windows that ask for a button: any message gets a hint and the window again.
+
+    With `delete` (the steps around a password, where a person may type it
+    again), the message is deleted at once, before anything else.
+    """
 
     async def handler(message: Message, _widget: Any, manager: DialogManager) -> None:
-        set_error(manager, USE_BUTTONS)
+        if delete:
+            await delete_quietly(message)
+            # The person's message is gone, so the window is the last message again.
+            manager.show_mode = ShowMode.EDIT
+        set_error(manager, hint)
 
     return MessageInput(handler)
 
@@ -182,7 +190,7 @@ def text_input(
 
     async def handler(message: Message, _widget: Any, manager: DialogManager) -> None:
         if secret:
-            await _delete_quietly(message)
+            await delete_quietly(message)
             # The person's message is gone, so the window is the last message again.
             manager.show_mode = ShowMode.EDIT
         text = message.text
@@ -206,7 +214,7 @@ def text_input(
     return MessageInput(handler, id=id)
 
 
-async def _delete_quietly(message: Message) -> None:
+async def delete_quietly(message: Message) -> None:
     try:
         await message.delete()
     except Exception:  # the message may already be gone; never echo or log its text

@@ -3,6 +3,7 @@ from aiogram_dialog.widgets.kbd import Button, Start
 from aiogram_dialog.widgets.text import Const, Format
 
 from dialogs.core.common import buttons_only
+from dialogs.core.journal.states import Journal
 from dialogs.core.widgets import back_button, error_line, switch_button
 from dialogs.enrolment.status.states import ApplicationStatus
 from dialogs.menu import handlers
@@ -14,9 +15,11 @@ def build_dialog() -> Dialog:
     return Dialog(
         Window(
             Format("Главное меню\n\nЗдравствуйте, {name}! Выберите, что вы хотите сделать."),
+            Const("\nЭлектронная медицинская карта открыта.", when="record_open"),
             Button(Const("Заявление на ЭМК"), id="application", on_click=handlers.on_application),
             Start(Const("Статус заявки"), id="status", state=ApplicationStatus.main),
             switch_button("История входов", id="history", state=MainMenu.history),
+            Start(Const("Журнал действий"), id="journal", state=Journal.main),
             Button(Const("Сменить пароль"), id="password", on_click=handlers.on_change_password),
             Button(Const("Выйти"), id="logout", on_click=handlers.on_logout),
             error_line,

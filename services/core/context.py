@@ -18,6 +18,19 @@ class SecurityPolicy:
     password_max_failures: int = 3
     # How long a doctor's step-up (a fresh authenticator code) opens one card.
     doctor_step_up_minutes: int = 15
+    # A session ends this many hours after sign-in, however active it is.
+    session_max_hours: int = 12
+    # Wrong codes (every channel and purpose) of one account within the window
+    # that block its second factor for `second_factor_lock_minutes`.
+    second_factor_max_failures: int = 10
+    second_factor_lock_minutes: int = 60
+    # The window the sign-in limits count in.
+    sign_in_limit_window_minutes: int = 60
+    # Wrong passwords from one Telegram account, over any accounts, within the window.
+    password_max_failures_per_telegram: int = 5
+    # Recovery codes asked for one login, and from one Telegram account, within the window.
+    recovery_max_per_login: int = 3
+    recovery_max_per_telegram: int = 5
 
 
 @dataclass
@@ -25,6 +38,9 @@ class AppContext:
     gateways: Gateways
     hasher: PasswordHasher
     secret_key: bytes
+    # The HMAC key of the audit journal's hash chain (AUDIT_KEY); None: derived from
+    # secret_key (services.core.audit.audit_key).
+    audit_key: bytes | None = None
     policy: SecurityPolicy = field(default_factory=SecurityPolicy)
     # How long an application stays «В работе» (PROCESSING_DELAY_SECONDS); the
     # status screen's wait estimate falls back on it before any history exists.

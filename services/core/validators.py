@@ -37,6 +37,7 @@ __all__ = [
     "normalize_snils",
     "parse_date",
     "parse_login",
+    "parse_policy_end",
     "snils_control_number",
     "validate_address",
     "validate_birth_date",
@@ -156,6 +157,10 @@ MSG_INN_CHECKSUM = (
 )
 MSG_EMAIL = "Адрес электронной почты указан неверно. Введите его в виде name@example.ru."
 MSG_ADDRESS_EMPTY = "Введите адрес, например: г. Москва, ул. Тверская, д. 1, кв. 5."
+MSG_ADDRESS_INCOMPLETE = (
+    "Укажите адрес полностью: населённый пункт, улицу и номер дома, например: "
+    "г. Москва, ул. Тверская, д. 1, кв. 5."
+)
 MSG_ADDRESS_TOO_LONG = (
     f"Адрес слишком длинный: не более {MAX_ADDRESS_LENGTH} символов. Сократите, пожалуйста."
 )
@@ -512,6 +517,23 @@ def validate_policy_end_date(raw: str, today: date) -> date:
     return end
 
 
+# What people type for a policy without an end date (most ОМС policies since 2011).
+POLICY_NO_END = "Бессрочный"
+_POLICY_NO_END_WORDS = frozenset({"бессрочный", "бессрочно", "бессрочен", "без срока"})
+
+
+def parse_policy_end(raw: str, today: date) -> date | None:
+    """The policy's end date, or ``None`` for a policy without one («Бессрочный»).
+
+    The word is taken in any case, with or without a final dot; anything else
+    is a date as :func:`validate_policy_end_date` takes it.
+    """
+    word = _collapse_spaces(raw).rstrip(".").casefold().replace("ё", "е")
+    if word in _POLICY_NO_END_WORDS:
+        return None
+    return validate_policy_end_date(raw, today)
+
+
 # ---------------------------------------------------------------------------
 # Passport
 # ---------------------------------------------------------------------------
@@ -624,8 +646,18 @@ def validate_email(raw: str) -> str:
 # ---------------------------------------------------------------------------
 
 
+# A word of an address: letters (with hyphens: «Санкт-Петербург»), three at least.
+_ADDRESS_WORD = re.compile(r"[^\W\d_]{3,}(?:-[^\W\d_]+)*")
+_ADDRESS_SPLIT = re.compile(r"[\s,;]+")
+
+
 def validate_address(raw: str) -> str:
-    """An address: required, up to 300 characters, spaces and line breaks collapsed."""
+    """An address: required, up to 300 characters, spaces and line breaks collapsed.
+
+    It must look like a whole address: at least two words of three letters or
+    more (a locality and a street, or a region and a locality; «г.», «ул.», «д.»
+    do not count) and a digit (the house). «дом» or «Москва» alone are refused.
+    """
     text = _collapse_spaces(raw)
     if not text:
         raise ValidationError(MSG_ADDRESS_EMPTY)
@@ -633,6 +665,9 @@ def validate_address(raw: str) -> str:
         raise ValidationError(MSG_CONTROL_CHARS)
     if len(text) > MAX_ADDRESS_LENGTH:
         raise ValidationError(MSG_ADDRESS_TOO_LONG)
+    words = [part for part in _ADDRESS_SPLIT.split(text) if _ADDRESS_WORD.search(part)]
+    if len(words) < 2 or not _DIGITS.search(text):
+        raise ValidationError(MSG_ADDRESS_INCOMPLETE)
     return text
 
 

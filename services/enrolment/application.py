@@ -84,6 +84,7 @@ MSG_NOT_EDITABLE = (
     "если потребуются исправления, мы сообщим."
 )
 MSG_NOT_OPTIONAL = "Это поле обязательное, пропустить его нельзя."
+MSG_NOTHING_IN_ACCOUNT = "В учётной записи этих данных нет. Введите их, пожалуйста."
 MSG_CHANGED = (
     "Заявление изменилось после того, как вы запросили код. Проверьте данные и подтвердите "
     "отправку ещё раз новым кодом."
@@ -110,6 +111,8 @@ class DraftView:
     complete: bool
     # Something the person should know about the last change (shown once).
     notice: str | None = None
+    # The optional fields answered «Не указано» (in `values` too).
+    not_given: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -351,6 +354,7 @@ class ApplicationService:
 
     async def _view(self, application: Application, notice: str | None = None) -> DraftView:
         values: dict[str, str] = {}
+        not_given: list[str] = []
         next_field: str | None = None
         for spec in FIELDS:
             shown = spec.display(application)
@@ -358,6 +362,7 @@ class ApplicationService:
                 values[spec.name] = shown
             elif spec.optional and spec.name in _skipped(application):
                 values[spec.name] = NOT_GIVEN
+                not_given.append(spec.name)
             elif next_field is None:
                 next_field = spec.name
         return DraftView(
@@ -368,6 +373,7 @@ class ApplicationService:
             next_field=next_field,
             complete=next_field is None,
             notice=notice,
+            not_given=tuple(not_given),
         )
 
     async def _account_by_id(self, account_id: int) -> Account:
@@ -419,8 +425,44 @@ class ApplicationService:
         await self._require(user, "application.account_phone")
         return (await self._account(user)).phone
 
+    async def account_value(self, user: CurrentUser, name: str) -> str | None:
+        """What the portal account knows for field `name`, as the person would type it.
+
+        Offered at the question as a button; None when the account has nothing for it.
+        """
+        await self._require(user, "application.account_value")
+        spec = self._spec(name)
+        if spec.from_account is None:
+            return None
+        return spec.from_account(await self._account(user))
+
+    async def record_open(self, user: CurrentUser) -> bool:
+        """Is the person's electronic medical record open? (for the main menu)"""
+        await self._require(user, "application.record_open")
+        return await self.uow.record.records.for_account(user.account_id) is not None
+
     async def set_field(self, user: CurrentUser, name: str, raw: str) -> DraftView:
         decision = await self._require(user, "application.field")
+        return await self._set_field(user, decision, name, raw)
+
+    async def use_account_value(self, user: CurrentUser, name: str) -> DraftView:
+        """Answer field `name` with what the portal account knows (checked as if typed)."""
+        decision = await self._require(user, "application.field")
+        spec = self._spec(name)
+        known = spec.from_account(await self._account(user)) if spec.from_account else None
+        if known is None:
+            raise DomainError(MSG_NOTHING_IN_ACCOUNT)
+        return await self._set_field(user, decision, name, known, source="account")
+
+    async def _set_field(
+        self,
+        user: CurrentUser,
+        decision: Decision,
+        name: str,
+        raw: str,
+        *,
+        source: str | None = None,
+    ) -> DraftView:
         spec = self._spec(name)
         if spec.kind == "consent":
             raise ValueError("the consent is given with accept_consent()")
@@ -435,8 +477,8 @@ class ApplicationService:
                 values["passport_issue_date"] = None
                 notice = MSG_ISSUE_DATE_CLEARED
         skipped = [f for f in _skipped(application) if f != spec.name]
-        if spec.name == "comment" and values["comment"] is None:
-            skipped.append("comment")  # an empty comment is a skipped one
+        if spec.empty_is_answer and all(values.get(c) is None for c in spec.stored_in):
+            skipped.append(spec.name)  # answered with no value: «Не указано», «Бессрочный»
         for column, value in values.items():
             setattr(application, column, value)
         application.skipped_fields = skipped
@@ -448,6 +490,7 @@ class ApplicationService:
             application,
             field=spec.name,
             cleared=["passport_issue_date"] if notice else [],
+            **({"source": source} if source else {}),
         )
         return await self._view(application, notice)
 
@@ -467,15 +510,7 @@ class ApplicationService:
         return await self._view(application)
 
     async def use_account_phone(self, user: CurrentUser) -> DraftView:
-        decision = await self._require(user, "application.field")
-        application = await self._editable(user, decision)
-        account = await self._account(user)
-        application.phone = account.phone
-        self._touch(application)
-        await self._audit(
-            user, decision, "application.field", application, field="phone", source="account"
-        )
-        return await self._view(application)
+        return await self.use_account_value(user, "phone")
 
     async def accept_consent(self, user: CurrentUser) -> DraftView:
         decision = await self._require(user, "application.consent")

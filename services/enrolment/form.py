@@ -22,6 +22,7 @@ from services.core.validators import (
     format_snils,
     normalize_phone,
     normalize_snils,
+    parse_policy_end,
     validate_address,
     validate_birth_date,
     validate_comment,
@@ -33,17 +34,17 @@ from services.core.validators import (
     validate_passport_issue_date,
     validate_passport_number,
     validate_passport_series,
-    validate_policy_end_date,
     validate_policy_number,
 )
 from services.enrolment.statuses import FieldKind
-from storage.models import Application
+from storage.models import Account, Application
 
 __all__ = [
     "FIELDS",
     "FIELD_BY_NAME",
     "KIND_CHOICES",
     "MSK",
+    "POLICY_NO_END",
     "SEX_CHOICES",
     "FieldKind",
     "FieldSpec",
@@ -57,6 +58,7 @@ MSK = ZoneInfo("Europe/Moscow")
 Columns = Mapping[str, object]
 
 SEX_CHOICES = (("male", "Мужской"), ("female", "Женский"))
+POLICY_NO_END = "Бессрочный"
 KIND_CHOICES = (("new", "Новая карта"), ("update", "Обновление данных"))
 
 
@@ -99,6 +101,14 @@ class FieldSpec:
     parse_text: Callable[[str, ParseContext], Columns] | None = field(default=None, repr=False)
     # Stored value → what the person reads; None uses the column as it is.
     show: Callable[[Application], str | None] | None = field(default=None, repr=False)
+    # An answer whose columns are all empty still answers the question (kept in
+    # `skipped_fields`): an empty comment, a policy without an end date.
+    empty_is_answer: bool = False
+    # Answers offered as buttons besides typing (a button sends its label as text).
+    presets: tuple[str, ...] = ()
+    # What the portal account already knows for this question, as the person
+    # would type it; offered as a button («Использовать: …»). None: nothing.
+    from_account: Callable[[Account], str | None] | None = field(default=None, repr=False)
 
     @property
     def stored_in(self) -> tuple[str, ...]:
@@ -163,6 +173,17 @@ def _parse_issue_date(raw: str, context: ParseContext) -> Columns:
     return {"passport_issue_date": validate_passport_issue_date(raw, born, context.today)}
 
 
+def _show_policy_end(a: Application) -> str | None:
+    if a.policy_end is not None:
+        return format_date(a.policy_end)
+    return POLICY_NO_END if "policy_end" in (a.skipped_fields or []) else None
+
+
+def _account_full_name(account: Account) -> str | None:
+    parts = (account.last_name, account.first_name, account.middle_name)
+    return " ".join(p for p in parts if p) or None
+
+
 def _show_policy_number(a: Application) -> str | None:
     p = a.policy_number
     return " ".join(p[i : i + 4] for i in range(0, 16, 4)) if p else None
@@ -188,6 +209,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         columns=("last_name", "first_name", "middle_name"),
         parse_text=_parse_full_name,
         show=_show_full_name,
+        from_account=_account_full_name,
     ),
     FieldSpec(
         "birth_date",
@@ -202,6 +224,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "Введите СНИЛС — 11 цифр, например 123-456-789 64.",
         parse_text=_one("snils", normalize_snils),
         show=lambda a: format_snils(a.snils) if a.snils else None,
+        from_account=lambda account: format_snils(account.snils) if account.snils else None,
     ),
     FieldSpec(
         "policy_number",
@@ -213,8 +236,12 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec(
         "policy_end",
         "Полис ОМС действует до",
-        "Введите дату окончания действия полиса ОМС в формате ДД.ММ.ГГГГ, например 31.12.2030.",
-        parse_text=lambda raw, c: {"policy_end": validate_policy_end_date(raw, c.today)},
+        "Введите дату окончания действия полиса ОМС в формате ДД.ММ.ГГГГ, например 31.12.2030. "
+        "Если срок действия в полисе не указан, нажмите «Бессрочный».",
+        parse_text=lambda raw, c: {"policy_end": parse_policy_end(raw, c.today)},
+        show=_show_policy_end,
+        empty_is_answer=True,
+        presets=(POLICY_NO_END,),
     ),
     FieldSpec(
         "passport_series",
@@ -269,6 +296,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "из учётной записи.",
         parse_text=_one("phone", normalize_phone),
         show=lambda a: _format_phone(a.phone) if a.phone else None,
+        from_account=lambda account: account.phone,
     ),
     FieldSpec(
         "email",
@@ -277,6 +305,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "поле можно пропустить.",
         optional=True,
         parse_text=_one("email", validate_email),
+        from_account=lambda account: account.email,
     ),
     FieldSpec(
         "kind",
@@ -293,6 +322,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         "поле можно пропустить.",
         optional=True,
         parse_text=_one("comment", validate_comment),
+        empty_is_answer=True,  # an empty comment is a skipped one
     ),
     FieldSpec(
         "consent",

@@ -21,10 +21,11 @@ same database through its own connection, which on SQLite (one writer,
 ``BEGIN IMMEDIATE``) would wait for the caller's transaction to end.
 
 The checks (``decide``): the required documents are attached; the ОМС policy
-is in force; the consent (of the current version) is given; the person is in
-the state registry under that СНИЛС with the same name and birth date (when
-the СНИЛС is unknown, the registry is asked by name and birth date to tell a
-wrong СНИЛС from an unknown person); the type of request fits (a new card
+is in force (a policy without an end date always is); the consent (of the
+current version) is given; the person is in the state registry under that
+СНИЛС with the same name and birth date (when the СНИЛС is unknown, the
+registry is asked by name and birth date to tell a wrong СНИЛС from an
+unknown person); the type of request fits (a new card
 when there is none, an update when there is one). Every failed check is a
 reason for «Требуются исправления». A legal restriction recorded in the
 registry for the person refuses the application («Отказано»): it can't be
@@ -278,7 +279,8 @@ class ProcessingService:
         if missing:
             reasons.append(_documents_reason([spec.short for spec in missing]))
         today = self.now.astimezone(MSK).date()
-        if a.policy_end is None or a.policy_end < today:
+        # No end date is a policy without one («Бессрочный»): in force.
+        if a.policy_end is not None and a.policy_end < today:
             reasons.append(R_POLICY)
         if a.consent_at is None or a.consent_version != CONSENT_VERSION:
             reasons.append(R_CONSENT)

@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import secrets
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from services.core import audit, notify
 from services.core.access import CurrentUser, Permission, require
 from services.core.context import AppContext
 from services.core.errors import DomainError, NotFoundError, ValidationError
+from services.core.hashing import PasswordHasher
+from services.core.journal import sign_in_text
 from services.core.validators import normalize_phone, parse_login
 from services.core.work import Work, in_unit
-from services.identity.otp import Channel, IssuedCode, OtpService, mask_email
+from services.identity.limits import Limits, Target, login_digest, second_factor_locked_text
+from services.identity.otp import (
+    Channel,
+    CodeError,
+    IssuedCode,
+    OtpService,
+    Purpose,
+    ResendTooSoon,
+    normalize_code,
+)
 from services.identity.passwords import check_password_policy
-from storage.models import Account, AuthSession, LoginEvent, TelegramBinding
+from storage.models import Account, AuthSession, TelegramBinding
 from storage.uow import UnitOfWork
 
 LOCKED_MESSAGE = (
@@ -32,12 +44,19 @@ class AccountLocked(DomainError):
 
 
 class WrongPassword(DomainError):
-    def __init__(self, tries_left: int) -> None:
+    """The same answer for a wrong password and for a login that names no account."""
+
+    def __init__(self, tries_left: int, *, at_sign_in: bool = True) -> None:
+        what = "Неверный логин или пароль" if at_sign_in else "Неверный пароль"
         super().__init__(
-            f"Неверный пароль. Осталось попыток: {tries_left}. После трёх неверных попыток "
+            f"{what}. Осталось попыток: {tries_left}. После трёх неверных попыток "
             "подряд учётная запись блокируется."
         )
         self.tries_left = tries_left
+
+
+# What recovery answers for any login: whether it names an account is not told.
+RECOVERY_SENT = "Если такая учётная запись есть, мы отправили код на её почту."
 
 
 class PhoneMismatch(DomainError):
@@ -59,18 +78,26 @@ class PasswordCheck:
 
 @dataclass(frozen=True)
 class AccountRef:
-    """What the sign-in dialog keeps between steps (never the password)."""
+    """What the sign-in dialog keeps between steps (never the password).
 
-    account_id: int
-    has_totp: bool
-    has_email: bool
-    locked: bool
+    `account_id` is None for a login that names no account: the sign-in goes on
+    to the password all the same and answers as for a wrong one. `login_ref`
+    stands for the login as typed (a digest, never the login itself).
+    """
+
+    account_id: int | None
+    login_ref: str
+    has_totp: bool = False
+    has_email: bool = False
+    locked: bool = False
 
 
 @dataclass(frozen=True)
 class SessionState:
     user: CurrentUser | None
     expired: bool
+    # Why the session ended here: "idle", "lifetime" or "locked" (empty when it did not).
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,9 +125,10 @@ def _display_name(account: Account) -> str:
     return " ".join(p for p in (account.first_name, account.middle_name) if p)
 
 
-def _ref(account: Account) -> AccountRef:
+def _ref(account: Account, login_ref: str) -> AccountRef:
     return AccountRef(
         account_id=account.id,
+        login_ref=login_ref,
         has_totp=bool(account.totp_secret),
         has_email=bool(account.email),
         locked=account.locked_at is not None,
@@ -127,29 +155,43 @@ class AuthService:
         await audit.record(self.uow, self.ctx, actor=actor, action=action, **fields)
 
     async def _login_event(self, account_id: int | None, tg_user: int, outcome: str) -> None:
-        await self.uow.identity.login_events.add(
-            LoginEvent(
-                account_id=account_id, telegram_user_id=tg_user, at=self.now, outcome=outcome
+        """A sign-in attempt for «История входов», which reads the audit journal.
+
+        Most attempts have their own audit row already (sign_in, sign_in.password,
+        sign_in.phone); only a wrong code at sign-in gets one here (sign_in.code).
+        Nothing is written to login_events any more.
+        """
+        if outcome == "wrong_code":
+            await self._audit(
+                actor=audit.telegram_actor(tg_user),
+                action="sign_in.code",
+                outcome="wrong_code",
+                subject_account_id=account_id,
             )
-        )
 
     # -- sign-in --------------------------------------------------------
 
     async def find_account(self, raw_login: str, tg_user: int) -> AccountRef:
+        """The login's account, or a reference to no account: the answer does not tell."""
         login = parse_login(raw_login)
+        digest = login_digest(self.ctx, login.kind, login.value)
         account = await self.uow.identity.accounts.find_by_login(login.kind, login.value)
+        actor = audit.telegram_actor(tg_user)
         if account is None:
             await self._audit(
-                actor=audit.telegram_actor(tg_user),
+                actor=actor,
                 action="sign_in.login",
                 outcome="unknown_login",
                 login_kind=login.kind,
             )
-            raise NotFoundError(
-                "Учётная запись с таким логином не найдена. Проверьте телефон, почту или СНИЛС "
-                "и введите ещё раз."
-            )
-        return _ref(account)
+            return AccountRef(account_id=None, login_ref=digest)
+        await self._audit(
+            actor=actor,
+            action="sign_in.login",
+            subject_account_id=account.id,
+            login_kind=login.kind,
+        )
+        return _ref(account, digest)
 
     async def _refuse_locked(self, account: Account, tg_user: int) -> None:
         await self._login_event(account.id, tg_user, "locked_attempt")
@@ -159,6 +201,47 @@ class AuthService:
             outcome="locked",
             subject_account_id=account.id,
         )
+        raise AccountLocked()
+
+    async def password_to_check(
+        self, account_id: int | None, login_ref: str, tg_user: int
+    ) -> str | None:
+        """At sign-in: the hash to check against (None for a login that names no account).
+
+        A Telegram account past its guesses is refused first, then a locked
+        account — and a login that names none once it had as many wrong
+        passwords as lock an account.
+        """
+        limits = Limits(self.uow, self.ctx)
+        await limits.check_passwords(tg_user)
+        if account_id is not None:
+            return await self.stored_password(account_id, tg_user)
+        failures = await limits.wrong_passwords_of(Target(None, login_ref))
+        if failures >= self.ctx.policy.password_max_failures:
+            await self._audit(
+                actor=audit.telegram_actor(tg_user),
+                action="sign_in.password",
+                outcome="unknown_login",
+                failures=failures,
+            )
+            raise AccountLocked()
+        return None
+
+    async def record_unknown_login_password(self, login_ref: str, tg_user: int) -> NoReturn:
+        """A password typed for a login that names no account: answered as a wrong one."""
+        limits = Limits(self.uow, self.ctx)
+        target = Target(None, login_ref)
+        await limits.wrong_password(target, tg_user)
+        failures = await limits.wrong_passwords_of(target)
+        await self._audit(
+            actor=audit.telegram_actor(tg_user),
+            action="sign_in.password",
+            outcome="unknown_login",
+            failures=failures,
+        )
+        tries_left = self.ctx.policy.password_max_failures - failures
+        if tries_left > 0:
+            raise WrongPassword(tries_left)
         raise AccountLocked()
 
     async def stored_password(self, account_id: int, tg_user: int) -> str:
@@ -193,7 +276,8 @@ class AuthService:
                 action="sign_in.password",
                 subject_account_id=account.id,
             )
-            return _ref(account)
+            return _ref(account, "")
+        await Limits(self.uow, self.ctx).wrong_password(Target(account.id), tg_user)
         account.failed_password_attempts += 1
         limit = self.ctx.policy.password_max_failures
         tries_left = limit - account.failed_password_attempts
@@ -238,6 +322,12 @@ class AuthService:
         account = await self._account(account_id)
         actor = audit.telegram_actor(tg_user)
         if contact_user_id != tg_user:
+            await self._audit(
+                actor=actor,
+                action="sign_in.phone",
+                outcome="not_own_contact",
+                subject_account_id=account.id,
+            )
             raise ValidationError(
                 "Отправьте свой номер телефона кнопкой «Поделиться номером» внизу экрана."
             )
@@ -302,6 +392,19 @@ class AuthService:
 
     async def record_wrong_code(self, account_id: int, tg_user: int) -> None:
         await self._login_event(account_id, tg_user, "wrong_code")
+
+    async def note_code_refused(
+        self, account_id: int, purpose: str, channel: Channel, outcome: str, tg_user: int
+    ) -> None:
+        """A code refused before it reached the service (e.g. authenticator tries used up)."""
+        await self._audit(
+            actor=audit.telegram_actor(tg_user),
+            action="sign_in.code",
+            outcome=outcome,
+            subject_account_id=account_id,
+            purpose=purpose,
+            channel=channel,
+        )
 
     async def complete_sign_in(self, account_id: int, tg_user: int, chat_id: int) -> CurrentUser:
         """After the password, the phone and the second factor: bind and open a session."""
@@ -373,20 +476,27 @@ class AuthService:
         session, account = found
         now = self.now
         idle = timedelta(minutes=self.ctx.policy.session_idle_minutes)
-        if now - session.last_seen_at > idle:
+        lifetime = timedelta(hours=self.ctx.policy.session_max_hours)
+        reason = ""
+        if now - session.started_at >= lifetime:
+            reason = "lifetime"
+        elif now - session.last_seen_at > idle:
+            reason = "idle"
+        if reason:
             session.ended_at = now
-            session.end_reason = "idle"
+            session.end_reason = reason
             await self._audit(
                 actor="system",
                 action="session.expire",
                 subject_account_id=session.account_id,
                 session_id=session.id,
+                reason=reason,
             )
-            return SessionState(None, expired=True)
+            return SessionState(None, expired=True, reason=reason)
         if account.locked_at is not None:
             session.ended_at = now
             session.end_reason = "locked"
-            return SessionState(None, expired=True)
+            return SessionState(None, expired=True, reason="locked")
         if touch and now - session.last_seen_at >= TOUCH_EVERY:
             session.last_seen_at = now
         return SessionState(CurrentUser(account.id, session.id, _display_name(account)), False)
@@ -408,7 +518,10 @@ class AuthService:
         return True
 
     async def login_history(self, user: CurrentUser, limit: int = 10) -> list[LoginHistoryEntry]:
-        """The account's recent sign-ins: the owner's own only (AccessDenied otherwise)."""
+        """The account's recent sign-in attempts, newest first, read from the audit journal.
+
+        The owner's own only (AccessDenied otherwise).
+        """
         decision = await require(
             self.uow,
             self.ctx,
@@ -417,9 +530,7 @@ class AuthService:
             Permission.READ_ACCOUNT_HISTORY,
             action="login_history.view",
         )
-        events: Sequence[LoginEvent] = await self.uow.identity.login_events.recent(
-            decision.subject_account_id, limit
-        )
+        rows = await self.uow.core.audit.sign_ins(decision.subject_account_id, limit)
         await self._audit(
             actor=f"account:{user.account_id}",
             action="login_history.view",
@@ -428,8 +539,8 @@ class AuthService:
             **decision.audit_fields(),
         )
         return [
-            LoginHistoryEntry(e.at, e.outcome, OUTCOME_TEXT.get(e.outcome, e.outcome))
-            for e in events
+            LoginHistoryEntry(row.at, row.outcome, sign_in_text(row.action, row.outcome))
+            for row in rows
         ]
 
     # -- password change (signed in) -----------------------------------
@@ -466,20 +577,107 @@ class AuthService:
 
     # -- recovery -------------------------------------------------------
 
-    async def start_recovery(self, account_id: int, tg_user: int) -> str:
-        """Check that recovery by e-mail is possible; returns the masked address."""
-        account = await self._account(account_id)
-        if not account.email:
+    async def request_recovery(
+        self, account_id: int | None, login_ref: str, tg_user: int
+    ) -> int | None:
+        """Send a recovery code to the account's e-mail, if there is such an account.
+
+        Whatever the login, the answer is the same (`RECOVERY_SENT`); the code
+        window then takes codes either way. Returns the challenge to check
+        against, or None when nothing was sent. Throttled per login and per
+        Telegram account (`Limits.recovery`), with the resend cooldown of a code.
+        """
+        actor = audit.telegram_actor(tg_user)
+        limits = Limits(self.uow, self.ctx)
+        target = Target(account_id, login_ref)
+        last = await limits.last_recovery(target)
+        cooldown = timedelta(seconds=self.ctx.policy.otp_resend_seconds)
+        if last is not None and self.now < last.at + cooldown:
+            wait = last.at + cooldown - self.now
             raise DomainError(
-                "К учётной записи не привязана электронная почта, поэтому восстановить доступ "
-                "в боте нельзя. Обратитесь в службу поддержки Госуслуг."
+                f"Новый код можно запросить через {max(1, int(wait.total_seconds() + 0.999))} с."
             )
+        await limits.check_second_factor(target, actor=actor, step="recovery")
+        await limits.recovery(target, tg_user)
+        account = await self.uow.identity.accounts.get(account_id) if account_id else None
+        outcome = "ok" if account and account.email else "no_email" if account else "unknown_login"
         await self._audit(
-            actor=audit.telegram_actor(tg_user),
+            actor=actor,
             action="recovery.start",
-            subject_account_id=account.id,
+            outcome=outcome,
+            subject_account_id=account.id if account else None,
         )
-        return mask_email(account.email)
+        if account is None or not account.email:
+            return None
+        try:
+            issued = await self.otp.issue(account, Purpose.RECOVERY, Channel.EMAIL, actor=actor)
+        except ResendTooSoon as exc:
+            return exc.challenge_id
+        return issued.challenge_id
+
+    async def check_recovery_code(
+        self,
+        account_id: int | None,
+        login_ref: str,
+        challenge_id: int | None,
+        raw_code: str,
+        tg_user: int,
+    ) -> None:
+        """Accept the recovery code, or raise CodeError exactly as for any login.
+
+        When no code was sent (no such account, or no e-mail on it) every code
+        is wrong, with the same tries, lifetime and limits as a real one.
+        """
+        if account_id is not None and challenge_id is not None:
+            await self.check_code(
+                account_id, Purpose.RECOVERY, Channel.EMAIL, challenge_id, raw_code, tg_user
+            )
+            return
+        actor = audit.telegram_actor(tg_user)
+        limits = Limits(self.uow, self.ctx)
+        target = Target(account_id, login_ref)
+        try:
+            normalize_code(raw_code)
+        except ValidationError:
+            await self.note_code_refused(
+                account_id or 0, Purpose.RECOVERY, Channel.EMAIL, "malformed", tg_user
+            )
+            raise
+        await limits.check_second_factor(target, actor=actor, step="verify")
+        policy = self.ctx.policy
+        last = await limits.last_recovery(target)
+        outcome = "wrong"
+        try:
+            if last is None or self.now >= last.at + timedelta(seconds=policy.otp_ttl_seconds):
+                outcome = "expired"
+                raise CodeError("Срок действия кода истёк. Запросите новый код.", final=True)
+            tries = await self.uow.identity.accounts.count_attempts(
+                "code",
+                since=last.at,
+                **target.key(),  # type: ignore[arg-type]
+            )
+            if tries >= policy.otp_max_attempts:
+                outcome = "exhausted"
+                raise CodeError("Попытки ввода кода исчерпаны. Запросите новый код.", final=True)
+            if await limits.wrong_code(target, None, actor=actor):
+                lock = timedelta(minutes=policy.second_factor_lock_minutes)
+                raise CodeError(second_factor_locked_text(lock), final=True)
+            left = policy.otp_max_attempts - tries - 1
+            if left <= 0:
+                raise CodeError(
+                    "Неверный код. Попытки ввода исчерпаны. Запросите новый код.", final=True
+                )
+            raise CodeError(f"Неверный код. Осталось попыток: {left}.")
+        finally:
+            await self._audit(
+                actor=actor,
+                action="otp.verify",
+                outcome=outcome,
+                subject_account_id=account_id,
+                purpose=Purpose.RECOVERY,
+                channel=Channel.EMAIL,
+                challenge_id=None,
+            )
 
     async def apply_recovery(self, account_id: int, new_hash: str, tg_user: int) -> None:
         """Store the new password's hash, unlock the account and end all its sessions."""
@@ -513,6 +711,11 @@ class AuthService:
         )
 
 
+# A hash of a random password per hasher: a login that names no account is
+# checked against it, so that it takes as long as a real account's check.
+_DUMMY_HASHES: weakref.WeakKeyDictionary[PasswordHasher, str] = weakref.WeakKeyDictionary()
+
+
 class Passwords:
     """The use cases that hash or check a password, each in short units of work.
 
@@ -535,12 +738,56 @@ class Passwords:
             rehashed = await cpu.run(hasher.hash, password)
         return PasswordCheck(stored, matches, rehashed)
 
-    async def check_password(self, account_id: int, password: str, tg_user: int) -> AccountRef:
-        """Raise AccountLocked or WrongPassword (after recording the failure), else go on."""
+    async def _dummy_hash(self) -> str:
+        hasher = self.ctx.hasher
+        cached = _DUMMY_HASHES.get(hasher)
+        if cached is None:
+            cached = await self.ctx.cpu.run(hasher.hash, secrets.token_urlsafe(16))
+            _DUMMY_HASHES[hasher] = cached
+        return cached
+
+    async def sign_in_password(
+        self, account_id: int | None, login_ref: str, password: str, tg_user: int
+    ) -> AccountRef:
+        """The password step of the sign-in, for any login.
+
+        A login that names no account is checked against a dummy argon2 hash and
+        answered exactly as a wrong password (WrongPassword, then AccountLocked).
+        Raises TooManyPasswords once this Telegram account used up its guesses.
+        """
+        if account_id is not None:
+            return await self.check_password(account_id, password, tg_user, login_ref=login_ref)
+        await in_unit(
+            self.work,
+            lambda uow: self._auth(uow).password_to_check(None, login_ref, tg_user),
+        )
+        dummy = await self._dummy_hash()
+        await self.ctx.cpu.run(self.ctx.hasher.verify, dummy, password)
+        await in_unit(
+            self.work,
+            lambda uow: self._auth(uow).record_unknown_login_password(login_ref, tg_user),
+        )
+        raise AssertionError("unreachable: a login that names no account never signs in")
+
+    async def check_password(
+        self, account_id: int, password: str, tg_user: int, *, login_ref: str | None = None
+    ) -> AccountRef:
+        """Raise AccountLocked or WrongPassword (after recording the failure), else go on.
+
+        With `login_ref` (at sign-in) the Telegram account's guesses are limited too.
+        """
         for _ in range(3):
-            stored = await in_unit(
-                self.work, lambda uow: self._auth(uow).stored_password(account_id, tg_user)
-            )
+            if login_ref is None:
+                stored = await in_unit(
+                    self.work, lambda uow: self._auth(uow).stored_password(account_id, tg_user)
+                )
+            else:
+                found = await in_unit(
+                    self.work,
+                    lambda uow: self._auth(uow).password_to_check(account_id, login_ref, tg_user),
+                )
+                assert found is not None
+                stored = found
             check = await self._check(stored, password)
             try:
                 return await in_unit(
@@ -555,7 +802,10 @@ class Passwords:
 
     async def verify_current_password(self, user: CurrentUser, password: str, tg_user: int) -> None:
         """The same rule as at sign-in: wrong passwords count toward the lock."""
-        await self.check_password(user.account_id, password, tg_user)
+        try:
+            await self.check_password(user.account_id, password, tg_user)
+        except WrongPassword as exc:
+            raise WrongPassword(exc.tries_left, at_sign_in=False) from None
 
     async def set_new_password(
         self, user: CurrentUser, new_password: str, tg_user: int, chat_id: int

@@ -5,6 +5,10 @@ A code lives `otp_ttl_seconds` (5 minutes), allows `otp_max_attempts` tries
 A new code may be asked for only after `otp_resend_seconds`. Codes are kept
 as an HMAC, never in clear. Authenticator (TOTP) codes are accepted once: the
 account remembers the last time step used.
+
+Over all of that, every wrong code of an account — any channel, any purpose —
+counts toward the account's second-factor limit (`services.identity.limits`):
+past it no code is sent or checked for a while.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from services.core.context import AppContext
 from services.core.errors import DomainError, ValidationError
 from services.core.gateways import DeliveryError
 from services.core.sealing import seal, unseal
+from services.identity.limits import Limits, Target, second_factor_locked_text
 from storage.models import Account, OtpChallenge
 from storage.uow import UnitOfWork
 
@@ -110,6 +115,15 @@ def open_totp_secret(ctx: AppContext, account_id: int, sealed: str) -> str:
     return unseal(ctx.secret_key, TOTP_PURPOSE, f"account:{account_id}", sealed)
 
 
+class NotSent(DomainError):
+    """An authenticator code is not sent: the person reads it in the app."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Код из приложения не отправляется. Откройте приложение для кодов и введите код."
+        )
+
+
 def normalize_code(raw: str) -> str:
     code = "".join(ch for ch in raw if not ch.isspace() and ch != "-")
     if len(code) != CODE_RE_LEN or not code.isdigit():
@@ -121,6 +135,30 @@ class OtpService:
     def __init__(self, uow: UnitOfWork, ctx: AppContext) -> None:
         self.uow = uow
         self.ctx = ctx
+        self.limits = Limits(uow, ctx)
+
+    async def _normalize(self, raw_code: str, account_id: int, channel: str, actor: str) -> str:
+        """The code's digits; a code of another shape is refused and audited."""
+        try:
+            return normalize_code(raw_code)
+        except ValidationError:
+            await audit.record(
+                self.uow,
+                self.ctx,
+                actor=actor,
+                action="sign_in.code",
+                outcome="malformed",
+                subject_account_id=account_id,
+                channel=channel,
+            )
+            raise
+
+    async def _wrong(self, account_id: int, actor: str) -> None:
+        """Count a wrong code; raise CodeError when it is the one that blocks the codes."""
+        account = await self.uow.identity.accounts.get(account_id)
+        if await self.limits.wrong_code(Target(account_id), account, actor=actor):
+            lock = timedelta(minutes=self.ctx.policy.second_factor_lock_minutes)
+            raise CodeError(second_factor_locked_text(lock), final=True)
 
     def _digest(self, challenge: OtpChallenge, code: str) -> str:
         message = f"{challenge.account_id}:{challenge.purpose}:{challenge.action_ref}:{code}"
@@ -137,7 +175,8 @@ class OtpService:
     ) -> IssuedCode:
         """Send a new code by SMS or e-mail; the previous code for this purpose is voided."""
         if channel == Channel.TOTP:
-            raise ValueError("authenticator codes are not issued")
+            raise NotSent()
+        await self.limits.check_second_factor(Target(account.id), actor=actor, step="issue")
         now = self.ctx.gateways.clock.now()
         policy = self.ctx.policy
         previous = await self.uow.identity.otp.latest(account.id, purpose)
@@ -156,9 +195,13 @@ class OtpService:
                 if channel == Channel.SMS
                 else mask_email(account.email or "")
             )
+            usable = previous.attempts < policy.otp_max_attempts and now < previous.expires_at
             raise ResendTooSoon(
                 f"Новый код можно запросить через {seconds} с. Пока введите код из последнего "
-                "сообщения.",
+                "сообщения."
+                if usable
+                else f"Попытки ввода этого кода исчерпаны. Новый код можно запросить через "
+                f"{seconds} с.",
                 challenge_id=previous.id,
                 destination=destination,
             )
@@ -235,7 +278,7 @@ class OtpService:
         actor: str,
     ) -> None:
         """Accept the code or raise CodeError; every try is counted before comparing."""
-        code = normalize_code(raw_code)
+        code = await self._normalize(raw_code, account_id, "challenge", actor)
         challenge = await self.uow.identity.otp.get(challenge_id)
         if (
             challenge is None
@@ -244,6 +287,7 @@ class OtpService:
             or challenge.action_ref != action_ref
         ):
             raise CodeError("Код не подходит для этого действия. Запросите новый код.", final=True)
+        await self.limits.check_second_factor(Target(account_id), actor=actor, step="verify")
         now = self.ctx.gateways.clock.now()
         outcome = "ok"
         try:
@@ -267,6 +311,7 @@ class OtpService:
             if not hmac.compare_digest(challenge.code_hash, self._digest(challenge, code)):
                 left = self.ctx.policy.otp_max_attempts - challenge.attempts
                 outcome = "wrong"
+                await self._wrong(account_id, actor)
                 if await self._was_voided_code(challenge, code):
                     outcome = "voided"
                     raise CodeError(
@@ -303,9 +348,10 @@ class OtpService:
 
     async def verify_totp(self, account: Account, raw_code: str, *, actor: str) -> None:
         """Accept an authenticator code once (the current step or one step either side)."""
-        code = normalize_code(raw_code)
+        code = await self._normalize(raw_code, account.id, Channel.TOTP, actor)
         if not account.totp_secret:
             raise CodeError("Для учётной записи не настроено приложение для кодов.", final=True)
+        await self.limits.check_second_factor(Target(account.id), actor=actor, step="verify")
         totp = pyotp.TOTP(open_totp_secret(self.ctx, account.id, account.totp_secret))
         now = self.ctx.gateways.clock.now()
         step_now = totp.timecode(now)
@@ -318,6 +364,7 @@ class OtpService:
         try:
             if matched is None:
                 outcome = "wrong"
+                await self._wrong(account.id, actor)
                 raise CodeError("Неверный код из приложения. Проверьте время на телефоне.")
             if account.totp_last_step is not None and matched <= account.totp_last_step:
                 outcome = "reused"

@@ -22,6 +22,7 @@ from storage.models.enrolment import (
     RegistryPerson,
 )
 from storage.models.identity import Account, AuthSession, LoginEvent, OtpChallenge, TelegramBinding
+from storage.models.inbox import InboxUpdate
 from storage.models.integration import ApiClient
 from storage.models.record import MedicalRecord
 from storage.models.sharing import GRANT_LEVELS, GRANT_STATUSES, RelativeGrant
@@ -42,6 +43,7 @@ __all__ = [
     "Base",
     "DoctorStepUp",
     "FsmRecord",
+    "InboxUpdate",
     "LoginEvent",
     "MedicalRecord",
     "Organisation",

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     Index,
     Integer,
     String,
@@ -22,11 +23,22 @@ from storage.models.base import Base
 
 
 class AuditEntry(Base):
-    """The audit journal: rows are appended, never updated or deleted."""
+    """The audit journal: rows are appended, never updated or deleted.
+
+    The rows form a hash chain (storage.repositories.core): `seq` numbers them
+    1, 2, 3 … without gaps in the order they were appended, `prev_hash` is the
+    `hash` of row `seq - 1`, and `hash` is an HMAC, with a key kept outside the
+    database, over the row's content and `prev_hash`. A trigger (migration 0007)
+    refuses UPDATE and DELETE.
+    """
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_subject_seq", "subject_account_id", "seq"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(64))
     actor_account_id: Mapped[int | None] = mapped_column(Integer)
@@ -39,6 +51,21 @@ class AuditEntry(Base):
     permission: Mapped[str | None] = mapped_column(String(32))
     basis: Mapped[str | None] = mapped_column(String(32))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AuditHead(Base):
+    """The one row that says where the journal ends: its last `seq` and that row's hash.
+
+    Appending locks it (FOR UPDATE) so that appends are linear under concurrency;
+    `audit verify` compares the last row with it, so removing the newest rows shows.
+    """
+
+    __tablename__ = "audit_head"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class OutboxMessage(Base):

@@ -1,4 +1,4 @@
-"""Accounts, Telegram bindings, sessions, one-time codes and sign-in events.
+"""Accounts, Telegram bindings, sessions, one-time codes, sign-in events and attempts.
 
 The schema itself comes only from Alembic migrations.
 """
@@ -100,3 +100,29 @@ class LoginEvent(Base):
     telegram_user_id: Mapped[int] = mapped_column(BigInteger)
     at: Mapped[datetime]
     outcome: Mapped[str] = mapped_column(String(32))
+
+
+class SignInAttempt(Base):
+    """One attempt that counts toward a sign-in limit (services.identity.limits).
+
+    `kind` is ``password`` (a wrong password), ``code`` (a wrong one-time or
+    authenticator code, any purpose and channel) or ``recovery`` (a recovery
+    code asked for). `account_id` is empty for a login that names no account;
+    `login_digest` (an HMAC of the login as typed, normalised) then stands for
+    it, so that such a login is answered exactly as an existing one would be.
+    Rows are only added; the limits count them in a time window.
+    """
+
+    __tablename__ = "sign_in_attempts"
+    __table_args__ = (
+        Index("ix_sign_in_attempts_account", "account_id", "kind", "at"),
+        Index("ix_sign_in_attempts_login", "login_digest", "kind", "at"),
+        Index("ix_sign_in_attempts_telegram", "telegram_user_id", "kind", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    login_digest: Mapped[str | None] = mapped_column(String(64))
+    telegram_user_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -11,6 +11,7 @@ from storage.repositories.identity import (
     OtpRepo,
     SessionRepo,
 )
+from storage.repositories.inbox import InboxRepo
 from storage.repositories.integration import ApiClientRepo
 from storage.repositories.record import MedicalRecordRepo
 from storage.repositories.sharing import RelativeGrantRepo
@@ -23,6 +24,7 @@ __all__ = [
     "AuditRepo",
     "BindingRepo",
     "DocumentRepo",
+    "InboxRepo",
     "LoginEventRepo",
     "MedicalRecordRepo",
     "OrganisationRepo",

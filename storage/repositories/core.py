@@ -5,38 +5,197 @@ They flush when they need ids and never commit.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import ColumnElement, and_, event, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from storage.models import (
     AuditEntry,
     OutboxMessage,
 )
+from storage.models.core import AuditHead
 from storage.repositories.base import Repo
+
+# `prev_hash` of the first row of the journal.
+GENESIS = "0" * 64
+HEAD_ID = 1
+_PENDING = "audit_pending"
+_KEY = "audit_key"
+
+
+def _canonical(value: Any) -> Any:
+    """`value` as it reads back from a JSON column (tuples are lists, keys are strings)."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def chain_digest(key: bytes, entry: AuditEntry, prev_hash: str) -> str:
+    """The HMAC-SHA256 (hex) of a row's content and the hash of the row before it.
+
+    Never change this: every stored chain was sealed with it. `seq` is not in it:
+    the link to the previous row fixes the order, so a moved row shows as out of
+    order and an edited one as changed.
+    """
+    at = entry.at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    content = {
+        "v": 1,
+        "prev": prev_hash,
+        "at": at,
+        "actor": entry.actor,
+        "actor_account_id": entry.actor_account_id,
+        "subject_account_id": entry.subject_account_id,
+        "action": entry.action,
+        "outcome": entry.outcome,
+        "permission": entry.permission,
+        "basis": entry.basis,
+        "details": _canonical(entry.details or {}),
+    }
+    message = json.dumps(content, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()
+
+
+def _chain_pending(session: Session) -> None:
+    """Before the commit: lock the head, number and seal the unit's rows, move the head.
+
+    Everything else the unit wrote is flushed first, so the head is the last lock
+    the transaction takes and it is held only for the commit itself: appends are
+    serialized (a linear chain on PostgreSQL) and nobody holding the head waits
+    for another lock.
+    """
+    pending: list[AuditEntry] = session.info.pop(_PENDING, [])
+    if not pending:
+        return
+    key: bytes = session.info[_KEY]
+    session.flush()
+    head = session.execute(
+        select(AuditHead)
+        .where(AuditHead.id == HEAD_ID)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+    for entry in pending:
+        entry.seq = head.seq + 1
+        entry.prev_hash = head.hash
+        entry.hash = chain_digest(key, entry, head.hash)
+        session.add(entry)
+        head.seq, head.hash = entry.seq, entry.hash
+    session.flush()
+
+
+def _drop_pending(session: Session, _previous_transaction: Any = None) -> None:
+    session.info.pop(_PENDING, None)
+
+
+def _sign_in_rows() -> ColumnElement[bool]:
+    """The rows «История входов» shows: completed sign-ins, refused steps, locks."""
+    return or_(
+        AuditEntry.action == "sign_in",
+        AuditEntry.action == "account.lock",
+        and_(
+            AuditEntry.action.startswith("sign_in.", autoescape=True),
+            AuditEntry.outcome != "ok",
+        ),
+    )
 
 
 class AuditRepo(Repo):
-    """Append-only: there is deliberately no update or delete here."""
+    """Append-only: there is deliberately no update or delete here.
 
-    async def append(self, entry: AuditEntry) -> None:
-        self.session.add(entry)
+    `append` keeps the row until the unit of work commits; then it is numbered,
+    chained and inserted (`_chain_pending`). A unit rolled back appends nothing.
+    """
+
+    async def append(self, entry: AuditEntry, key: bytes) -> None:
+        """Append `entry` when the unit commits, sealed with `key` (the AUDIT_KEY)."""
+        # Begin the transaction now, so that a rollback before the commit drops the row.
+        await self.session.connection()
+        sync = self.session.sync_session
+        info = sync.info
+        if _PENDING not in info:
+            info[_PENDING] = []
+            if not info.get("audit_hooks"):
+                event.listen(sync, "before_commit", _chain_pending)
+                event.listen(sync, "after_soft_rollback", _drop_pending)
+                info["audit_hooks"] = True
+        info[_KEY] = key
+        info[_PENDING].append(entry)
 
     async def for_subject(self, account_id: int, limit: int = 100) -> Sequence[AuditEntry]:
         stmt = (
             select(AuditEntry)
             .where(AuditEntry.subject_account_id == account_id)
-            .order_by(AuditEntry.id.desc())
+            .order_by(AuditEntry.seq.desc())
             .limit(limit)
         )
         return (await self.session.execute(stmt)).scalars().all()
 
     async def all(self, action: str | None = None) -> Sequence[AuditEntry]:
-        stmt = select(AuditEntry).order_by(AuditEntry.id)
+        stmt = select(AuditEntry).order_by(AuditEntry.seq)
         if action is not None:
             stmt = stmt.where(AuditEntry.action == action)
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def head(self) -> AuditHead | None:
+        """Where the journal ends (read, not locked)."""
+        stmt = select(AuditHead).where(AuditHead.id == HEAD_ID)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def chain(self, after_seq: int, upto_seq: int, limit: int) -> Sequence[AuditEntry]:
+        """Up to `limit` rows with `after_seq < seq <= upto_seq`, in chain order."""
+        stmt = (
+            select(AuditEntry)
+            .where(AuditEntry.seq > after_seq, AuditEntry.seq <= upto_seq)
+            .order_by(AuditEntry.seq)
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def seq_of_hash(self, digest: str) -> int | None:
+        """The `seq` of the row whose hash is `digest` (to tell a moved row from a lost one)."""
+        stmt = select(AuditEntry.seq).where(AuditEntry.hash == digest).limit(1)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def max_seq(self) -> int:
+        return int(await self.session.scalar(select(func.max(AuditEntry.seq))) or 0)
+
+    async def last_seq_for_subject(self, account_id: int) -> int:
+        stmt = select(func.max(AuditEntry.seq)).where(AuditEntry.subject_account_id == account_id)
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def count_for_subject(self, account_id: int, *, upto_seq: int) -> int:
+        stmt = (
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.subject_account_id == account_id, AuditEntry.seq <= upto_seq)
+        )
+        return int(await self.session.scalar(stmt) or 0)
+
+    async def subject_page(
+        self, account_id: int, *, upto_seq: int, offset: int, limit: int
+    ) -> Sequence[AuditEntry]:
+        """One page of the account's rows with `seq <= upto_seq`, newest first."""
+        stmt = (
+            select(AuditEntry)
+            .where(AuditEntry.subject_account_id == account_id, AuditEntry.seq <= upto_seq)
+            .order_by(AuditEntry.seq.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def sign_ins(self, account_id: int, limit: int = 10) -> Sequence[AuditEntry]:
+        """The account's sign-in rows (see `_sign_in_rows`), newest first."""
+        stmt = (
+            select(AuditEntry)
+            .where(AuditEntry.subject_account_id == account_id, _sign_in_rows())
+            .order_by(AuditEntry.seq.desc())
+            .limit(limit)
+        )
         return (await self.session.execute(stmt)).scalars().all()
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 
 from storage.models import (
     Account,
@@ -17,6 +17,7 @@ from storage.models import (
     OtpChallenge,
     TelegramBinding,
 )
+from storage.models.identity import SignInAttempt
 from storage.repositories.base import Repo
 
 
@@ -46,6 +47,104 @@ class AccountRepo(Repo):
         self.session.add(account)
         await self.session.flush()
         return account
+
+    # -- sign-in attempts (storage.models.identity.SignInAttempt) ------------
+
+    async def add_attempt(self, attempt: SignInAttempt) -> None:
+        self.session.add(attempt)
+        await self.session.flush()
+
+    async def count_attempts(
+        self,
+        kind: str,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_id: int | None = None,
+        account_id: int | None = None,
+        login_digest: str | None = None,
+        telegram_user_id: int | None = None,
+    ) -> int:
+        """How many `kind` attempts of one account, login or Telegram account in [since, until]."""
+        stmt = select(func.count(SignInAttempt.id)).where(
+            AttemptQueries.of(
+                account_id=account_id,
+                login_digest=login_digest,
+                telegram_user_id=telegram_user_id,
+            ),
+            SignInAttempt.kind == kind,
+        )
+        if since is not None:
+            stmt = stmt.where(SignInAttempt.at >= since)
+        if until is not None:
+            stmt = stmt.where(SignInAttempt.at <= until)
+        if after_id is not None:
+            stmt = stmt.where(SignInAttempt.id > after_id)
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def latest_attempt(
+        self,
+        kind: str,
+        *,
+        account_id: int | None = None,
+        login_digest: str | None = None,
+        telegram_user_id: int | None = None,
+    ) -> SignInAttempt | None:
+        stmt = (
+            select(SignInAttempt)
+            .where(
+                AttemptQueries.of(
+                    account_id=account_id,
+                    login_digest=login_digest,
+                    telegram_user_id=telegram_user_id,
+                ),
+                SignInAttempt.kind == kind,
+            )
+            .order_by(SignInAttempt.at.desc(), SignInAttempt.id.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalars().first()
+
+    async def oldest_attempt_since(
+        self,
+        kind: str,
+        since: datetime,
+        *,
+        account_id: int | None = None,
+        login_digest: str | None = None,
+        telegram_user_id: int | None = None,
+    ) -> datetime | None:
+        stmt = select(func.min(SignInAttempt.at)).where(
+            AttemptQueries.of(
+                account_id=account_id,
+                login_digest=login_digest,
+                telegram_user_id=telegram_user_id,
+            ),
+            SignInAttempt.kind == kind,
+            SignInAttempt.at >= since,
+        )
+        value: datetime | None = (await self.session.execute(stmt)).scalar_one()
+        return value
+
+
+class AttemptQueries:
+    """Counting `SignInAttempt` rows: each query is one range of an index (account,
+    login digest or Telegram account; then the kind; then the time)."""
+
+    @staticmethod
+    def of(
+        *,
+        account_id: int | None = None,
+        login_digest: str | None = None,
+        telegram_user_id: int | None = None,
+    ) -> ColumnElement[bool]:
+        if account_id is not None:
+            return SignInAttempt.account_id == account_id
+        if login_digest is not None:
+            return SignInAttempt.login_digest == login_digest
+        if telegram_user_id is not None:
+            return SignInAttempt.telegram_user_id == telegram_user_id
+        raise ValueError("an attempt is counted by an account, a login or a Telegram account")
 
 
 class BindingRepo(Repo):

@@ -14,6 +14,7 @@ import pytest
 
 from services.core.errors import ValidationError
 from services.core.validators import (
+    MSG_ADDRESS_INCOMPLETE,
     FullName,
     Login,
     add_years,
@@ -22,6 +23,7 @@ from services.core.validators import (
     normalize_snils,
     parse_date,
     parse_login,
+    parse_policy_end,
     snils_control_number,
     validate_address,
     validate_birth_date,
@@ -37,6 +39,10 @@ from services.core.validators import (
     validate_policy_end_date,
     validate_policy_number,
 )
+from services.demo import DEMO_APPLICATIONS
+
+DEMO_ADDRESSES = [values["address"] for values in DEMO_APPLICATIONS.values()]
+LONG_ADDRESS = "г. Москва, ул. Тверская, д. 7, " + "А" * 269  # 300 characters
 
 # ---------------------------------------------------------------------------
 # Independent reference implementations
@@ -686,6 +692,21 @@ def test_validate_policy_end_date_expired(raw: str) -> None:
     assert "полис не действует" in exc.value.message
 
 
+@pytest.mark.parametrize(
+    "raw", ["бессрочный", "Бессрочный", " БЕССРОЧНЫЙ. ", "бессрочно", "без срока"]
+)
+def test_a_person_typing_bessrochny_gives_a_policy_without_an_end_date(raw: str) -> None:
+    assert parse_policy_end(raw, TODAY) is None
+
+
+def test_a_policy_end_date_typed_as_a_date_is_still_checked() -> None:
+    assert parse_policy_end("31.12.2099", TODAY) == date(2099, 12, 31)
+    with pytest.raises(ValidationError, match="полис не действует"):
+        parse_policy_end("14.06.2024", TODAY)
+    with pytest.raises(ValidationError, match=r"ДД\.ММ\.ГГГГ"):
+        parse_policy_end("бессрочн", TODAY)
+
+
 def test_validate_policy_end_date_bad_format() -> None:
     with pytest.raises(ValidationError, match=r"ДД\.ММ\.ГГГГ"):
         validate_policy_end_date("2024.06.15", TODAY)
@@ -868,7 +889,12 @@ def test_validate_inn_bad_length(raw: str) -> None:
     [
         ("г. Москва, ул. Тверская, д. 1", "г. Москва, ул. Тверская, д. 1"),
         ("  г. Москва,\n  ул. Тверская,   д. 1 ", "г. Москва, ул. Тверская, д. 1"),
-        ("А" * 300, "А" * 300),
+        (LONG_ADDRESS, LONG_ADDRESS),
+        # the demo people's addresses (services.demo)
+        *((a, a) for a in DEMO_ADDRESSES),
+        ("Тверская обл., с. Берёзовка, д. 12", "Тверская обл., с. Берёзовка, д. 12"),
+        ("г.Москва,ул.Тверская,д.7", "г.Москва,ул.Тверская,д.7"),
+        ("Москва Тверская 7", "Москва Тверская 7"),
     ],
 )
 def test_validate_address_valid(raw: str, expected: str) -> None:
@@ -884,6 +910,26 @@ def test_validate_address_invalid(raw: str, fragment: str) -> None:
     with pytest.raises(ValidationError) as exc:
         validate_address(raw)
     assert fragment in exc.value.message
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "дом",
+        "Москва",
+        "г. Москва",  # no street, no house
+        "ул. Тверская, д. 7",  # no locality
+        "г. Москва, ул. Тверская",  # no house number
+        "дом 5 кв 3",
+        "12345",
+    ],
+)
+def test_a_person_typing_a_partial_address_is_asked_for_the_whole_one(raw: str) -> None:
+    with pytest.raises(ValidationError) as exc:
+        validate_address(raw)
+    assert exc.value.message == MSG_ADDRESS_INCOMPLETE
+    assert "населённый пункт, улицу и номер дома" in exc.value.message
+    assert "например: г. Москва, ул. Тверская, д. 1, кв. 5" in exc.value.message
 
 
 @pytest.mark.parametrize(

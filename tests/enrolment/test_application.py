@@ -652,3 +652,72 @@ async def test_reading_the_review_and_the_status_is_audited(env: Env, petrov: Cu
         assert views == ["application.view", "application.status.view"]
         for entry in entries:
             assert "Петров" not in str(entry.details)
+
+
+# -- what the account knows, a policy without an end date, an open record --------
+
+
+async def test_the_account_values_are_read_for_their_questions(
+    env: Env, petrov: CurrentUser
+) -> None:
+    assert await call(env, "account_value", petrov, "full_name") == "Петров Сергей Иванович"
+    assert await call(env, "account_value", petrov, "snils") == "156-236-488 77"
+    assert await call(env, "account_value", petrov, "email") == "sergey.petrov@example.ru"
+    assert await call(env, "account_value", petrov, "phone") == PETROV_PHONE
+    assert await call(env, "account_value", petrov, "address") is None
+
+
+async def test_an_account_value_is_taken_as_if_typed_and_journaled(
+    env: Env, petrov: CurrentUser
+) -> None:
+    view = await call(env, "use_account_value", petrov, "full_name")
+    assert isinstance(view, DraftView)
+    assert view.values["full_name"] == "Петров Сергей Иванович"
+    view = await call(env, "use_account_value", petrov, "snils")
+    assert isinstance(view, DraftView)
+    application = await _application(env)
+    assert (application.last_name, application.first_name, application.middle_name) == (
+        "Петров",
+        "Сергей",
+        "Иванович",
+    )
+    assert application.snils == "15623648877"
+    fields = [e.details for e in await _rows(env, AuditEntry) if e.action == "application.field"]
+    assert [(d["field"], d.get("source")) for d in fields] == [
+        ("full_name", "account"),
+        ("snils", "account"),
+    ]
+    with pytest.raises(DomainError, match="В учётной записи этих данных нет"):
+        await call(env, "use_account_value", petrov, "address")
+
+
+async def test_a_policy_without_an_end_date_is_an_answer(env: Env, petrov: CurrentUser) -> None:
+    view = await set_field(env, petrov, "policy_end", "Бессрочный")
+    assert view.values["policy_end"] == "Бессрочный"
+    assert "policy_end" not in view.not_given
+    assert (await _application(env)).policy_end is None
+    review = await call(env, "review", petrov)
+    assert isinstance(review, ReviewView)
+    assert "Полис ОМС действует до" not in review.missing_fields
+    # a date replaces it
+    view = await set_field(env, petrov, "policy_end", "31.12.2045")
+    assert view.values["policy_end"] == "31.12.2045"
+    assert "policy_end" not in ((await _application(env)).skipped_fields or [])
+
+
+async def test_a_policy_without_an_end_date_opens_the_card(env: Env, tmp_path: Path) -> None:
+    use_file_store(env, tmp_path / "files")
+    await seed(env)
+    user = await submitted_application(
+        env, values={**PETROV_APPLICATION, "policy_end": "бессрочный"}
+    )
+    application_id = await claim_and_start(env)
+    finished = await finish(env, application_id)
+    assert finished is not None and finished.status == "opened", finished
+    assert await call(env, "record_open", user) is True
+
+
+async def test_the_record_is_not_open_before_the_decision(env: Env, petrov: CurrentUser) -> None:
+    assert await call(env, "record_open", petrov) is False
+    await draft(env, petrov)
+    assert await call(env, "record_open", petrov) is False

@@ -26,7 +26,14 @@ from tests.support.application_flow import (
 from tests.support.bot import PASSWORD, PETROV_PHONE, App, png_bytes
 from tgsandbox import SandboxUser
 
-MENU = ["Заявление на ЭМК", "Статус заявки", "История входов", "Сменить пароль", "Выйти"]
+MENU = [
+    "Заявление на ЭМК",
+    "Статус заявки",
+    "История входов",
+    "Журнал действий",
+    "Сменить пароль",
+    "Выйти",
+]
 
 
 def review_value(user: SandboxUser, label: str) -> str:
@@ -129,6 +136,7 @@ BAD_VALUES = [
     ("passport_issued_by", "О" * 201, "не более 200 символов"),
     ("inn", "7712345678", "ИНН организации"),
     ("address", "а" * 301, "Адрес слишком длинный"),
+    ("address", "дом", "Укажите адрес полностью: населённый пункт, улицу и номер дома"),
     ("phone", "12345", "Номер телефона указан неверно"),
     ("email", "sergey.petrov@", "Адрес электронной почты указан неверно"),
     ("kind", "старая карта", "Выберите один из вариантов: «Новая карта» или «Обновление данных»."),
@@ -612,3 +620,160 @@ def test_bad_values_cover_every_text_field() -> None:
     assert covered == {spec.name for spec in FIELDS if spec.kind != "consent"}
     assert field("phone").label == "Контактный телефон"
     assert _field_name("СНИЛС") == "snils"
+
+
+# -- what a first-time user ran into -------------------------------------------------
+
+
+async def test_going_back_to_a_given_answer_and_on_keeps_it(app: App) -> None:
+    petrov = await signed_in(app)
+    await petrov.press("Заявление на ЭМК")
+    await fill_form(petrov, PETROV_APPLICATION, stop="phone")
+    await petrov.press("Назад")
+    await petrov.press("Назад")
+    assert "ИНН" in petrov.last.text
+    assert "Сейчас указано: 771234567859" in petrov.last.text
+    # no «Пропустить» that would erase the answer: «Далее» keeps it
+    assert "Пропустить" not in petrov.last.buttons
+    await petrov.press("Далее")
+    # the next question, not the first unanswered one
+    assert "Адрес регистрации" in petrov.last.text
+    assert f"Сейчас указано: {PETROV_APPLICATION['address']}" in petrov.last.text
+    await petrov.press("Далее")
+    assert "Контактный телефон" in petrov.last.text
+    await fill_form(petrov, PETROV_APPLICATION, start="phone")
+    assert review_value(petrov, "ИНН") == "771234567859"
+    assert review_value(petrov, "Адрес регистрации") == PETROV_APPLICATION["address"]
+
+
+async def test_a_stale_skip_on_a_given_answer_keeps_it_and_goes_to_the_next_question(
+    app: App,
+) -> None:
+    petrov = await signed_in(app)
+    await petrov.press("Заявление на ЭМК")
+    await fill_form(petrov, PETROV_APPLICATION, stop="inn")
+    # «Пропустить» as an older copy of the question had it (another device, a slow chat)
+    skip = petrov.last.button("Пропустить")["callback_data"]
+    await petrov.send(PETROV_APPLICATION["inn"])
+    await fill_form(petrov, PETROV_APPLICATION, start="address", stop="phone")
+    await petrov.press("Назад")
+    await petrov.press("Назад")
+    await app.sandbox.press_callback(petrov.id, petrov.last.message_id, skip)
+    await app.settle()
+    assert "Адрес регистрации" in petrov.last.text
+    await petrov.press("Далее")
+    await fill_form(petrov, PETROV_APPLICATION, start="phone")
+    assert review_value(petrov, "ИНН") == "771234567859"
+
+
+async def test_removing_an_optional_answer_with_ne_ukazyvat(app: App) -> None:
+    petrov = await signed_in(app)
+    await petrov.press("Заявление на ЭМК")
+    await fill_form(petrov, PETROV_APPLICATION, stop="address")
+    await petrov.press("Назад")
+    await petrov.press("Не указывать")
+    assert "Адрес регистрации" in petrov.last.text
+    await fill_form(petrov, PETROV_APPLICATION, start="address")
+    assert review_value(petrov, "ИНН") == "Не указано"
+    # from the review too: the value goes, the review comes back
+    await petrov.press("Изменить: Электронная почта")
+    await petrov.press("Не указывать")
+    assert review_value(petrov, "Электронная почта") == "Не указано"
+
+
+async def test_a_partial_address_is_refused_with_an_example(app: App) -> None:
+    petrov = await signed_in(app)
+    await petrov.press("Заявление на ЭМК")
+    await fill_form(petrov, PETROV_APPLICATION, stop="address")
+    for partial in ("дом", "г. Москва", "ул. Тверская, д. 7"):
+        await petrov.send(partial)
+        text = petrov.last.text
+        assert "Адрес регистрации" in text
+        assert (
+            "⚠️ Укажите адрес полностью: населённый пункт, улицу и номер дома, например: "
+            "г. Москва, ул. Тверская, д. 1, кв. 5."
+        ) in text
+    await petrov.send(PETROV_APPLICATION["address"])
+    assert "Контактный телефон" in petrov.last.text
+
+
+async def test_a_policy_without_an_end_date_by_the_button_opens_the_card(app: App) -> None:
+    petrov = await signed_in(app)
+    await petrov.press("Заявление на ЭМК")
+    await fill_form(petrov, PETROV_APPLICATION, stop="policy_end")
+    assert "Полис ОМС действует до" in petrov.last.text
+    assert "нажмите «Бессрочный»" in petrov.last.text
+    await petrov.press("Бессрочный")
+    assert "Серия паспорта" in petrov.last.text
+    await fill_form(petrov, PETROV_APPLICATION, start="passport_series")
+    assert review_value(petrov, "Полис ОМС действует до") == "Бессрочный"
+    assert "Не заполнено" not in petrov.last.text
+    await upload_documents(petrov)
+    await submit(app, petrov)
+    await petrov.press("Статус заявки")
+    await app.process_applications()
+    assert "Статус: Карта открыта" in petrov.last.text
+
+
+async def test_a_policy_without_an_end_date_typed_as_a_word(app: App) -> None:
+    petrov = await signed_in(app)
+    await petrov.press("Заявление на ЭМК")
+    await fill_form(petrov, PETROV_APPLICATION, stop="policy_end")
+    await petrov.send("бессрочный")
+    assert "Серия паспорта" in petrov.last.text
+    await fill_form(petrov, PETROV_APPLICATION, start="passport_series")
+    assert review_value(petrov, "Полис ОМС действует до") == "Бессрочный"
+    # and a date again later
+    await petrov.press("Изменить: Полис ОМС действует до")
+    assert "Сейчас указано: Бессрочный" in petrov.last.text
+    await petrov.send("31.12.2045")
+    assert review_value(petrov, "Полис ОМС действует до") == "31.12.2045"
+
+
+async def test_what_the_account_knows_is_offered_at_its_questions(app: App) -> None:
+    petrov = await signed_in(app)
+    await petrov.press("Заявление на ЭМК")
+    assert "Использовать: Петров Сергей Иванович" in petrov.last.buttons
+    await petrov.press("Использовать: Петров Сергей Иванович")
+    assert "Дата рождения" in petrov.last.text
+    await fill_form(petrov, PETROV_APPLICATION, start="birth_date", stop="snils")
+    assert "Использовать: 156-236-488 77" in petrov.last.buttons
+    await petrov.press("Использовать: 156-236-488 77")
+    assert "Номер полиса ОМС" in petrov.last.text
+    await fill_form(petrov, PETROV_APPLICATION, start="policy_number", stop="phone")
+    await petrov.press("Использовать номер учётной записи +7 999 000-00-02")
+    assert "Использовать: sergey.petrov@example.ru" in petrov.last.buttons
+    # another value can still be typed
+    await petrov.send("s.petrov@example.ru")
+    await fill_form(petrov, PETROV_APPLICATION, start="kind")
+    assert review_value(petrov, "Фамилия, имя, отчество") == "Петров Сергей Иванович"
+    assert review_value(petrov, "СНИЛС") == "156-236-488 77"
+    assert review_value(petrov, "Контактный телефон") == "+7 999 000-00-02"
+    assert review_value(petrov, "Электронная почта") == "s.petrov@example.ru"
+    # the offer stays while another value is the answer, and is gone once it is the answer
+    await petrov.press("Изменить: Электронная почта")
+    assert "Использовать: sergey.petrov@example.ru" in petrov.last.buttons
+    await petrov.press("К заявлению")
+    await petrov.press("Изменить: СНИЛС")
+    assert not any(b.startswith("Использовать") for b in petrov.last.buttons)
+
+
+async def test_after_the_card_is_open_the_menu_says_so_and_no_blank_form_starts(
+    app: App,
+) -> None:
+    petrov = await signed_in(app)
+    assert "Электронная медицинская карта открыта" not in petrov.last.text
+    await apply(app, petrov, PETROV_APPLICATION)
+    await app.process_applications()
+    await petrov.send("/menu")
+    assert "Главное меню" in petrov.last.text
+    assert "Электронная медицинская карта открыта." in petrov.last.text
+    await petrov.press("Заявление на ЭМК")
+    text = petrov.last.text
+    assert "Электронная медицинская карта уже открыта. Новое заявление подавать не нужно." in text
+    assert "Статус: Карта открыта" in text
+    assert "шаг 1 из" not in text
+    # still no blank draft: the menu's entry leads to the status again
+    await petrov.press("В меню")
+    await petrov.press("Заявление на ЭМК")
+    assert "Статус: Карта открыта" in petrov.last.text

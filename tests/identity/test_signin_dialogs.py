@@ -58,13 +58,8 @@ async def test_happy_path_with_sms_code(app: App) -> None:
     await anna.send(app.last_sms_code())
     assert "Главное меню" in anna.last.text
     assert "Здравствуйте, Анна Сергеевна!" in anna.last.text
-    assert anna.last.buttons == [
-        "Заявление на ЭМК",
-        "Статус заявки",
-        "История входов",
-        "Сменить пароль",
-        "Выйти",
-    ]
+    assert anna.last.buttons[:3] == ["Заявление на ЭМК", "Статус заявки", "История входов"]
+    assert anna.last.buttons[-2:] == ["Сменить пароль", "Выйти"]
     assert await audit_actions(app, "sign_in") == ["ok"]
 
 
@@ -132,8 +127,6 @@ async def test_unknown_and_malformed_logins_are_asked_again(app: App) -> None:
     anna = app.user()
     await anna.send("/start")
     await anna.press("Войти через Госуслуги")
-    await anna.send("+7 999 000-00-09")
-    assert "не найдена" in anna.last.text and "Введите логин" in anna.last.text
     await anna.send("абракадабра")
     assert "Введите логин" in anna.last.text and "⚠️" in anna.last.text
     await anna.send(ANNA_PHONE)
@@ -144,7 +137,7 @@ async def test_three_wrong_passwords_lock_the_account(app: App) -> None:
     anna = app.user()
     await to_password(app, anna)
     await anna.send("Wrong-Passw0rd1")
-    assert "Неверный пароль. Осталось попыток: 2." in anna.last.text
+    assert "Неверный логин или пароль. Осталось попыток: 2." in anna.last.text
     await anna.send("Wrong-Passw0rd2")
     assert "Осталось попыток: 1." in anna.last.text
     await anna.send("Wrong-Passw0rd3")
@@ -153,9 +146,11 @@ async def test_three_wrong_passwords_lock_the_account(app: App) -> None:
     for wrong in ("Wrong-Passw0rd1", "Wrong-Passw0rd2", "Wrong-Passw0rd3"):
         assert_no_secret(anna, wrong)
     assert await audit_actions(app, "account.lock") == ["ok"]
-    # a new attempt with the right password is refused too
+    # a new attempt with the right password is refused too (told only after the password)
     await anna.press("Другой логин")
     await anna.send(ANNA_PHONE)
+    assert "Введите пароль" in anna.last.text
+    await anna.send(PASSWORD)
     assert "Учётная запись заблокирована" in anna.last.text
     # and the locked account's chats are told by push (none bound yet: the outbox is empty)
     await app.deliver_pushes()
@@ -348,8 +343,9 @@ async def test_recovery_unlocks_with_a_code_to_email(app: App) -> None:
     for n in range(3):
         await anna.send(f"Wrong-Passw0rd{n}")
     await anna.press("Восстановить доступ")
-    assert "a***@example.ru" in anna.last.text
+    assert "@" not in anna.last.text
     await anna.press("Отправить код")
+    assert "Если такая учётная запись есть, мы отправили код на её почту" in anna.last.text
     assert app.mail.sent[-1][0] == "anna.ivanova@example.ru"
     await anna.send(app.last_mail_code())
     assert "Придумайте новый пароль" in anna.last.text

@@ -37,7 +37,8 @@ async def _write_change(uow: UnitOfWork, phone: str) -> None:
             action="register",
             outcome="ok",
             details={},
-        )
+        ),
+        b"k" * 32,
     )
     await uow.core.outbox.add(
         OutboxMessage(chat_id=1, text="Добро пожаловать", kind="notice", created_at=NOW, due_at=NOW)

@@ -22,6 +22,7 @@ TOTP_EXHAUSTED = (
     "получения кода заново."
 )
 NO_EMAIL = "Для этой учётной записи код на почту недоступен."
+NOT_SENT = "Код из приложения не отправляется. Откройте приложение для кодов и введите код."
 
 
 def request_of(manager: DialogManager) -> CodeRequest | None:
@@ -85,6 +86,12 @@ async def on_code(message: Message, manager: DialogManager, text: str) -> None:
     # tries of this confirmation are counted here, with the same limit.
     limit = ctx(manager).policy.otp_max_attempts
     if channel == Channel.TOTP and manager.dialog_data.get("totp_tries", 0) >= limit:
+        # The account's own limit over all codes is the service's (services.identity.limits).
+        await service.run(
+            lambda s: s.note_code_refused(
+                request.account_id, request.purpose, channel, "totp_exhausted", user_id(manager)
+            )
+        )
         set_error(manager, TOTP_EXHAUSTED)
         return
     try:
@@ -113,7 +120,12 @@ async def on_resend(_c: CallbackQuery, _b: Button, manager: DialogManager) -> No
     if request is None:
         await _unconfirmed(manager)
         return
-    await guarded(manager, lambda: _send(manager, request, channel_of(manager, request)))
+    channel = channel_of(manager, request)
+    if channel == Channel.TOTP:
+        # The window shows no such button: a forged or stale press.
+        set_error(manager, NOT_SENT)
+        return
+    await guarded(manager, lambda: _send(manager, request, channel))
 
 
 async def on_use_email(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
@@ -121,7 +133,7 @@ async def on_use_email(_c: CallbackQuery, _b: Button, manager: DialogManager) ->
     if request is None:
         await _unconfirmed(manager)
         return
-    if not request.can_use_email:
+    if not request.can_use_email or channel_of(manager, request) != Channel.SMS:
         set_error(manager, NO_EMAIL)
         return
     await guarded(manager, lambda: _send(manager, request, Channel.EMAIL))

@@ -20,6 +20,10 @@ def _key(item: tuple[str, str]) -> str:
     return item[0]
 
 
+def _index(item: tuple[int, str]) -> str:
+    return str(item[0])
+
+
 def _nav(prefix: str) -> Row:
     """«Назад» (the previous question), «К заявлению» (when editing) and «В меню».
 
@@ -67,13 +71,28 @@ def build_dialog() -> Dialog:
                 width=2,
                 when="choices",
             ),
+            Select(
+                Format("{item[1]}"),
+                id="preset",
+                item_id_getter=_index,
+                items="presets",
+                on_click=handlers.on_preset,
+            ),
             Button(
                 Format("Использовать номер учётной записи {account_phone}"),
                 id="account_phone",
                 on_click=handlers.on_account_phone,
                 when="is_phone",
             ),
-            Button(Const("Пропустить"), id="skip", on_click=handlers.on_skip, when="optional"),
+            Button(
+                Format("Использовать: {account_value}"),
+                id="account_value",
+                on_click=handlers.on_account_value,
+                when="offer_account",
+            ),
+            Button(Const("Пропустить"), id="skip", on_click=handlers.on_skip, when="can_skip"),
+            Button(Const("Далее"), id="next", on_click=handlers.on_next, when="can_next"),
+            Button(Const("Не указывать"), id="clear", on_click=handlers.on_clear, when="can_clear"),
             _nav("field"),
             state=ApplicationForm.field,
             getter=field_getter,

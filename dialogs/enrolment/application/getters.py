@@ -27,6 +27,8 @@ REVIEW_TEXT = MAX_MESSAGE - 500
 # A value longer than this is shortened on the review screen (it is kept whole).
 REVIEW_VALUE = 300
 CURRENT_VALUE = 1100
+# A value offered on a button («Использовать: …») is shortened past this.
+BUTTON_VALUE = 60
 
 _RU_PHONE = re.compile(r"\+7(\d{3})(\d{3})(\d{2})(\d{2})")
 
@@ -68,9 +70,15 @@ async def field_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
     index = FIELD_INDEX[name]
     editing = bool(dialog_manager.dialog_data.get("editing"))
     current = view.values.get(name)
-    account_phone = ""
-    if name == "phone":
-        account_phone = await applications(dialog_manager).run(lambda s: s.account_phone(user))
+    # What the portal account knows for this question, unless it is already the answer.
+    known = ""
+    if spec.from_account is not None:
+        value = await applications(dialog_manager).run(lambda s: s.account_value(user, name))
+        shown = display_phone(value) if value and name == "phone" else value
+        if shown and shown != current:
+            known = shown
+    has_value = current is not None
+    given = has_value and name not in view.not_given
     return {
         "step": index + 1,
         "total": len(FIELDS),
@@ -78,9 +86,16 @@ async def field_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
         "question": spec.question,
         "current": clip(current, CURRENT_VALUE) if current else "",
         "choices": list(spec.choices),
-        "optional": spec.optional,
-        "is_phone": name == "phone",
-        "account_phone": display_phone(account_phone) if account_phone else "",
+        "presets": list(enumerate(spec.presets)),
+        # «Пропустить» where nothing is answered yet; an answer is kept with «Далее»
+        # and, for an optional field, removed with «Не указывать».
+        "can_skip": spec.optional and not has_value,
+        "can_next": has_value and not editing,
+        "can_clear": spec.optional and given,
+        "is_phone": name == "phone" and bool(known),
+        "account_phone": known if name == "phone" else "",
+        "offer_account": name != "phone" and bool(known),
+        "account_value": clip(known, BUTTON_VALUE) if known else "",
         "can_back": index > 0 and not editing,
         "editing": editing,
         "notice": dialog_manager.dialog_data.get("notice") or "",

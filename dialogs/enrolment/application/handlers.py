@@ -39,6 +39,7 @@ NEEDS_FIX = (
     "По вашему заявлению требуются исправления. Исправьте его и отправьте снова — "
     "новое заявление подавать не нужно."
 )
+RECORD_OPEN = "Электронная медицинская карта уже открыта. Новое заявление подавать не нужно."
 
 
 async def open_application(
@@ -50,9 +51,27 @@ async def open_application(
     """«Заявление на ЭМК»: the form of the draft, or the status when one was sent.
 
     A person has one application in progress: once it is sent, the status
-    screen stands in for the form until it is decided.
+    screen stands in for the form until it is decided. Once the record is open
+    the status stands in for it too: no blank draft is started.
     """
-    view = await applications(manager).run(lambda s: s.draft(current_user(manager)))
+    user = current_user(manager)
+    service = applications(manager)
+    if await service.run(lambda s: s.record_open(user)):
+        status = await service.run(lambda s: s.status(user))
+        waiting = status is not None and status.status in (Status.ACCEPTED, Status.IN_WORK)
+        notice = RECORD_OPEN
+        if status is not None and status.status == Status.NEEDS_FIX:
+            notice = NEEDS_FIX
+        elif waiting:
+            notice = ALREADY_SENT
+        await manager.start(
+            ApplicationStatus.main,
+            data=StatusStart(notice=notice).to_data(),
+            mode=mode,
+            show_mode=show_mode,
+        )
+        return
+    view = await service.run(lambda s: s.draft(user))
     if view.status == Status.DRAFT:
         await manager.start(ApplicationForm.field, mode=mode, show_mode=show_mode)
         return
@@ -84,8 +103,21 @@ async def _review(manager: DialogManager) -> None:
     await manager.switch_to(ApplicationForm.review)
 
 
-async def _after_answer(manager: DialogManager, view: DraftView) -> None:
-    """After an accepted answer: the next question, or back to the review."""
+def _following(name: str) -> str | None:
+    """The question after `name` in the form's order; None after the last one."""
+    index = FIELD_INDEX[name] + 1
+    return FIELDS[index].name if index < len(FIELDS) else None
+
+
+async def _after_answer(
+    manager: DialogManager, view: DraftView, *, after: str | None = None
+) -> None:
+    """After an accepted answer: the next question, or back to the review.
+
+    The next question is the first one not answered yet — or, with `after`, the
+    one that follows `after` in the form (walking on from a question reached
+    with «Назад» without retyping what comes next).
+    """
     # The view the answer's own use case returned is this update's fresh state of
     # the draft: the next window shows it instead of reading the draft again.
     manager.middleware_data[DRAFT_VIEW] = view
@@ -96,13 +128,26 @@ async def _after_answer(manager: DialogManager, view: DraftView) -> None:
     if view.notice and view.next_field:
         # A change voided another answer (e.g. the passport's issue date): ask it now.
         await _ask(manager, view.next_field)
-    elif manager.dialog_data.get("editing") or view.next_field is None:
+    elif manager.dialog_data.get("editing"):
+        await _review(manager)
+    elif after is not None:
+        following = _following(after)
+        if following is None:
+            await _review(manager)
+        else:
+            await _ask(manager, following)
+    elif view.next_field is None:
         await _review(manager)
     else:
         await _ask(manager, view.next_field)
 
 
-async def _answer(manager: DialogManager, action: Callable[[], Awaitable[DraftView]]) -> None:
+async def _answer(
+    manager: DialogManager,
+    action: Callable[[], Awaitable[DraftView]],
+    *,
+    after: str | None = None,
+) -> None:
     """Run a button's answer; an error stays in the window, success moves on."""
     answered: list[DraftView] = []
 
@@ -110,7 +155,7 @@ async def _answer(manager: DialogManager, action: Callable[[], Awaitable[DraftVi
         answered.append(await action())
 
     if await guarded(manager, run):
-        await _after_answer(manager, answered[0])
+        await _after_answer(manager, answered[0], after=after)
 
 
 async def _field(manager: DialogManager) -> str:
@@ -149,10 +194,61 @@ async def on_choice(_c: CallbackQuery, _w: Any, manager: DialogManager, key: str
 
 
 async def on_skip(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    """«Пропустить» a question not answered yet. An answer already given is kept:
+    skipping a question is not erasing it (that is «Не указывать»)."""
     name = await _field(manager)
+    user = current_user(manager)
+    view = await applications(manager).run(lambda s: s.draft(user))
+    if name in view.values:
+        await _keep(manager, name, view)
+        return
+    await _answer(manager, lambda: applications(manager).run(lambda s: s.skip_field(user, name)))
+
+
+async def on_next(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    """«Далее»: keep the answer shown and go on to the question after it."""
+    name = await _field(manager)
+    view = await applications(manager).run(lambda s: s.draft(current_user(manager)))
+    await _keep(manager, name, view)
+
+
+async def _keep(manager: DialogManager, name: str, view: DraftView) -> None:
+    clear_error(manager)
+    manager.dialog_data.pop("notice", None)
+    await _after_answer(manager, view, after=name)
+
+
+async def on_clear(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    """«Не указывать»: remove the answer of an optional field, then go on."""
+    name = await _field(manager)
+    user = current_user(manager)
     await _answer(
         manager,
-        lambda: applications(manager).run(lambda s: s.skip_field(current_user(manager), name)),
+        lambda: applications(manager).run(lambda s: s.skip_field(user, name)),
+        after=name,
+    )
+
+
+async def on_preset(_c: CallbackQuery, _w: Any, manager: DialogManager, item: str) -> None:
+    """A button with a ready answer (e.g. «Бессрочный»): as if its label were typed."""
+    name = await _field(manager)
+    presets = FIELD_BY_NAME[name].presets
+    if not item.isdigit() or int(item) >= len(presets):  # a stale or forged button
+        return
+    text = presets[int(item)]
+    user = current_user(manager)
+    await _answer(
+        manager, lambda: applications(manager).run(lambda s: s.set_field(user, name, text))
+    )
+
+
+async def on_account_value(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    """«Использовать: …» — the value the portal account already has for this question."""
+    name = await _field(manager)
+    user = current_user(manager)
+    await _answer(
+        manager,
+        lambda: applications(manager).run(lambda s: s.use_account_value(user, name)),
     )
 
 

@@ -5,9 +5,10 @@ from aiogram_dialog.widgets.text import Const, Format
 from dialogs.core.common import buttons_only, text_input
 from dialogs.core.widgets import cancel_button, error_line
 from dialogs.identity.recovery import handlers
-from dialogs.identity.recovery.getters import start_getter
+from dialogs.identity.recovery.getters import code_getter
 from dialogs.identity.recovery.states import Recovery
 from dialogs.identity.signin.states import SignIn
+from services.identity.auth import RECOVERY_SENT
 
 PASSWORD_RULES = (
     "Придумайте новый пароль: не короче 8 символов, с цифрами, заглавными и строчными "
@@ -18,20 +19,15 @@ PASSWORD_RULES = (
 def build_dialog() -> Dialog:
     return Dialog(
         Window(
-            Const("Восстановление доступа"),
-            Format(
-                "\nМы отправим код подтверждения на электронную почту учётной записи {email}. "
-                "После этого вы зададите новый пароль, и блокировка будет снята.",
-                when="can_send",
+            Const(
+                "Восстановление доступа\n\nМы отправим код подтверждения на электронную почту "
+                "учётной записи. После этого вы зададите новый пароль, и блокировка будет снята."
             ),
             error_line,
-            Button(
-                Const("Отправить код"), id="send", on_click=handlers.on_send_code, when="can_send"
-            ),
+            Button(Const("Отправить код"), id="send", on_click=handlers.on_send_code),
             cancel_button(),
             buttons_only(),
             state=Recovery.start,
-            getter=start_getter,
         ),
         Window(
             Const(
@@ -42,6 +38,16 @@ def build_dialog() -> Dialog:
             text_input(handlers.on_login),
             cancel_button(id="cancel_login"),
             state=Recovery.login,
+        ),
+        Window(
+            Const(RECOVERY_SENT),
+            Format("Введите 6-значный код. {lifetime}"),
+            error_line,
+            text_input(handlers.on_code),
+            Button(Const("Отправить код повторно"), id="resend", on_click=handlers.on_send_code),
+            cancel_button(id="cancel_code"),
+            state=Recovery.code,
+            getter=code_getter,
         ),
         Window(
             Const(PASSWORD_RULES),
@@ -59,6 +65,5 @@ def build_dialog() -> Dialog:
             buttons_only(),
             state=Recovery.done,
         ),
-        on_start=handlers.safe_start,
-        on_process_result=handlers.on_code_result,
+        on_start=handlers.on_start,
     )

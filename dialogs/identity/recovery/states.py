@@ -6,3 +6,4 @@ class Recovery(StatesGroup):
     login = State()
     new_password = State()
     done = State()
+    code = State()

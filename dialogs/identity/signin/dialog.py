@@ -11,15 +11,18 @@ from dialogs.identity.signin import handlers
 from dialogs.identity.signin.states import SignIn
 from services.identity.auth import LOCKED_MESSAGE
 
+FACTOR_HINT = "Пожалуйста, воспользуйтесь кнопками: «Код из SMS» или «Код из приложения»."
+LOCKED_HINT = "Пожалуйста, воспользуйтесь кнопками: «Восстановить доступ» или «Другой логин»."
+
 
 def build_dialog() -> Dialog:
     return Dialog(
         Window(
             Const(
                 "Здравствуйте! Это бот электронной медицинской карты (ЭМК) портала Госуслуг.\n\n"
-                "Здесь можно открыть медицинскую карту, следить за заявкой, смотреть результаты "
-                "анализов, записываться к врачу и задавать вопросы врачу. Для начала войдите в "
-                "учётную запись Госуслуг."
+                "Здесь можно подать заявление на открытие медицинской карты, приложить к нему "
+                "документы и следить за статусом заявки. Для начала войдите в учётную запись "
+                "Госуслуг."
             ),
             SwitchTo(Const("Войти через Госуслуги"), id="to_login", state=SignIn.login),
             error_line,
@@ -55,6 +58,7 @@ def build_dialog() -> Dialog:
             ),
             error_line,
             MessageInput(handlers.on_contact, content_types=[ContentType.CONTACT]),
+            # Anything else (a typed number, the password again) is deleted at once.
             MessageInput(handlers.on_phone_other),
             RequestContact(Const("📱 Поделиться номером")),
             markup_factory=ReplyKeyboardFactory(resize_keyboard=True, one_time_keyboard=True),
@@ -66,7 +70,7 @@ def build_dialog() -> Dialog:
             Button(Const("Код из SMS"), id="sms", on_click=handlers.on_sms),
             Button(Const("Код из приложения"), id="app", on_click=handlers.on_app),
             Button(Const("Другой логин"), id="other_login2", on_click=handlers.on_other_login),
-            buttons_only(),
+            buttons_only(delete=True, hint=FACTOR_HINT),
             state=SignIn.factor,
         ),
         Window(
@@ -74,7 +78,7 @@ def build_dialog() -> Dialog:
             Button(Const("Восстановить доступ"), id="recover2", on_click=handlers.on_recover),
             Button(Const("Другой логин"), id="other_login3", on_click=handlers.on_other_login),
             error_line,
-            buttons_only(),
+            buttons_only(delete=True, hint=LOCKED_HINT),
             state=SignIn.locked,
         ),
         on_process_result=handlers.on_code_result,

@@ -1,5 +1,9 @@
 """What each input or button of the sign-in does. The password is never kept:
-it is read once from its message, which is deleted at once."""
+it is read once from its message, which is deleted at once.
+
+A login that names no account goes on to the password all the same and gets the
+answer a wrong password gets. Every way out of a sub-dialog (the code, recovery)
+comes back to the step it was started from (`return_to`)."""
 
 from __future__ import annotations
 
@@ -9,7 +13,15 @@ from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 from aiogram_dialog.widgets.kbd import Button
 
-from dialogs.core.common import auth, chat_id, clear_error, passwords, set_error, user_id
+from dialogs.core.common import (
+    auth,
+    chat_id,
+    clear_error,
+    delete_quietly,
+    passwords,
+    set_error,
+    user_id,
+)
 from dialogs.core.otp.contract import CodeRequest, code_confirmed
 from dialogs.core.otp.states import Otp
 from dialogs.identity.recovery.contract import RecoveryStart
@@ -20,34 +32,64 @@ from services.core.errors import DomainError
 from services.identity.auth import AccountLocked, AccountRef, PhoneMismatch
 from services.identity.otp import Channel, Purpose
 
+ACCOUNT_KEYS = ("account_id", "login_ref", "password_ok", "phone_ok", "has_totp", "has_email")
+TYPED_PHONE = (
+    "Не вводите номер вручную: нажмите кнопку «Поделиться номером» внизу экрана, "
+    "чтобы Telegram подтвердил, что номер ваш."
+)
+# Where a sub-dialog was started from, and which one it was.
+RETURN_TO = "return_to"
+SUB = "sub"
+
+
+def _forget(manager: DialogManager) -> None:
+    for key in ACCOUNT_KEYS:
+        manager.dialog_data.pop(key, None)
+
 
 def _remember(manager: DialogManager, ref: AccountRef) -> None:
+    _forget(manager)
     manager.dialog_data.update(
-        account_id=ref.account_id, has_totp=ref.has_totp, has_email=ref.has_email
+        account_id=ref.account_id,
+        login_ref=ref.login_ref,
+        has_totp=ref.has_totp,
+        has_email=ref.has_email,
     )
+
+
+def _starting(manager: DialogManager, sub: str) -> None:
+    state = manager.current_context().state
+    manager.dialog_data[RETURN_TO] = state.state
+    manager.dialog_data[SUB] = sub
 
 
 async def on_login(message: Message, manager: DialogManager, text: str) -> None:
     ref = await auth(manager).run(lambda s: s.find_account(text, user_id(manager)))
     _remember(manager, ref)
-    manager.dialog_data.pop("password_ok", None)
-    manager.dialog_data.pop("phone_ok", None)
-    await manager.switch_to(SignIn.locked if ref.locked else SignIn.password)
+    # Whether the account exists, or is locked, is told only after the password.
+    await manager.switch_to(SignIn.password)
 
 
 async def on_password(message: Message, manager: DialogManager, text: str) -> None:
-    account_id = manager.dialog_data["account_id"]
+    data = manager.dialog_data
+    if "login_ref" not in data:
+        await manager.switch_to(SignIn.login)
+        return
+    account_id = data.get("account_id")
     try:
-        await passwords(manager).check_password(account_id, text, user_id(manager))
+        await passwords(manager).sign_in_password(
+            account_id, data["login_ref"], text, user_id(manager)
+        )
     except AccountLocked:
         await manager.switch_to(SignIn.locked)
         return
-    manager.dialog_data["password_ok"] = True
+    assert account_id is not None  # a login that names no account never gets here
+    data["password_ok"] = True
     if await auth(manager).run(lambda s: s.needs_phone_confirmation(account_id, user_id(manager))):
         # A reply keyboard can't be edited into a message: send the window anew.
         await manager.switch_to(SignIn.phone, show_mode=ShowMode.DELETE_AND_SEND)
         return
-    manager.dialog_data["phone_ok"] = True
+    data["phone_ok"] = True
     await _second_factor(manager)
 
 
@@ -70,8 +112,7 @@ async def on_contact(message: Message, _widget: Any, manager: DialogManager) -> 
             )
         )
     except PhoneMismatch as exc:
-        for key in ("account_id", "password_ok", "has_totp", "has_email"):
-            manager.dialog_data.pop(key, None)
+        _forget(manager)
         await manager.switch_to(SignIn.login, show_mode=ShowMode.DELETE_AND_SEND)
         set_error(manager, exc.message)
         return
@@ -83,11 +124,10 @@ async def on_contact(message: Message, _widget: Any, manager: DialogManager) -> 
 
 
 async def on_phone_other(message: Message, _widget: Any, manager: DialogManager) -> None:
-    set_error(
-        manager,
-        "Не вводите номер вручную: нажмите кнопку «Поделиться номером» внизу экрана, "
-        "чтобы Telegram подтвердил, что номер ваш.",
-    )
+    """Anything but the shared contact (a typed number, or the password again): gone at once."""
+    await delete_quietly(message)
+    manager.show_mode = ShowMode.EDIT
+    set_error(manager, TYPED_PHONE)
 
 
 async def _second_factor(manager: DialogManager, show_mode: ShowMode | None = None) -> None:
@@ -104,27 +144,61 @@ async def _start_code(manager: DialogManager, channel: Channel, show_mode: ShowM
         channel=channel,
         can_use_email=bool(manager.dialog_data.get("has_email", False)),
     )
+    _starting(manager, "code")
     await manager.start(Otp.code, data=request.to_data(), show_mode=show_mode)
 
 
 async def on_sms(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    if not _ready_for_code(manager):
+        await manager.switch_to(SignIn.login)
+        return
     await _start_code(manager, Channel.SMS, None)
 
 
 async def on_app(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    if not _ready_for_code(manager) or not manager.dialog_data.get("has_totp"):
+        await manager.switch_to(SignIn.login)
+        return
     await _start_code(manager, Channel.TOTP, None)
+
+
+def _ready_for_code(manager: DialogManager) -> bool:
+    data = manager.dialog_data
+    return bool(data.get("password_ok") and data.get("phone_ok") and data.get("account_id"))
+
+
+async def _back_to_start_step(manager: DialogManager, came_from: str | None) -> None:
+    """After a sub-dialog that did not confirm: the step it was started from."""
+    data = manager.dialog_data
+    if came_from == SignIn.factor.state and _ready_for_code(manager):
+        await manager.switch_to(SignIn.factor)
+        return
+    if came_from == SignIn.locked.state:
+        await manager.switch_to(SignIn.locked)
+        return
+    if came_from in (SignIn.password.state, SignIn.phone.state) and "login_ref" in data:
+        # The password is asked again: nothing past it counts any more.
+        data.pop("password_ok", None)
+        data.pop("phone_ok", None)
+        await manager.switch_to(SignIn.password)
+        return
+    _forget(manager)
+    await manager.switch_to(SignIn.login)
 
 
 async def on_code_result(start_data: Any, result: Any, manager: DialogManager) -> None:
     data = manager.dialog_data
+    came_from = data.pop(RETURN_TO, None)
+    sub = data.pop(SUB, None)
+    clear_error(manager)
+    if sub == "recovery":
+        await _back_to_start_step(manager, came_from)
+        return
     confirmed = code_confirmed(
         start_data, result, purpose=Purpose.SIGN_IN, account_id=data.get("account_id")
     )
-    if not confirmed:
-        await manager.switch_to(SignIn.factor if data.get("has_totp") else SignIn.login)
-        return
-    if not (data.get("password_ok") and data.get("phone_ok")):
-        await manager.switch_to(SignIn.login)
+    if not confirmed or not _ready_for_code(manager):
+        await _back_to_start_step(manager, came_from)
         return
     try:
         user = await auth(manager).run(
@@ -139,12 +213,14 @@ async def on_code_result(start_data: Any, result: Any, manager: DialogManager) -
 
 
 async def on_recover(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    start = RecoveryStart(account_id=manager.dialog_data.get("account_id"))
+    data = manager.dialog_data
+    start = RecoveryStart(account_id=data.get("account_id"), login_ref=data.get("login_ref"))
+    clear_error(manager)
+    _starting(manager, "recovery")
     await manager.start(Recovery.start, data=start.to_data())
 
 
 async def on_other_login(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    for key in ("account_id", "password_ok", "phone_ok", "has_totp", "has_email"):
-        manager.dialog_data.pop(key, None)
+    _forget(manager)
     clear_error(manager)
     await manager.switch_to(SignIn.login)

@@ -1,0 +1,1 @@
+"""«Журнал действий»: who did what with the person's data and when, ten lines a page."""

@@ -1,0 +1,222 @@
+"""«Журнал действий»: who did what with a person's data and when, read from the audit journal.
+
+Each row becomes one line in Russian: a label per action (and outcome), a
+generic one for actions it does not know yet, and who did it — «Вы», a
+relative, a doctor, a connected system or the service itself. Lines carry no
+personal data: the rows hold none, and a line shows only the time and the label.
+
+The journal of an account is its owner's only (``Permission.READ_ACCOUNT_HISTORY``);
+reading it is journaled too. Pages are counted from the moment the journal was
+opened (``upto``), so rows written meanwhile — this very view among them — do
+not shift the pages being turned.
+
+``sign_in_text`` is also what «История входов» shows (services.identity.auth).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.core import audit
+from services.core.access import Permission, Principal, actor_account_id, actor_of, require
+from services.core.context import AppContext
+from storage.models import AuditEntry
+from storage.uow import UnitOfWork
+
+PAGE_SIZE = 10
+
+# -- «История входов» ---------------------------------------------------------------
+
+SIGN_IN_ANY = "попытка входа"
+SIGN_IN_TEXT: dict[tuple[str, str], str] = {
+    ("sign_in", "ok"): "успешный вход",
+    ("sign_in.password", "wrong_password"): "неверный пароль",
+    ("sign_in.password", "locked"): "попытка входа в заблокированную учётную запись",
+    ("sign_in.phone", "mismatch"): "номер телефона не совпал",
+    ("sign_in.code", "wrong_code"): "неверный код",
+    ("account.lock", "ok"): "учётная запись заблокирована",
+}
+
+
+def sign_in_text(action: str, outcome: str) -> str:
+    """The history's words for a sign-in row; «попытка входа» for one it does not know."""
+    return SIGN_IN_TEXT.get((action, outcome), SIGN_IN_ANY)
+
+
+# -- «Журнал действий» ------------------------------------------------------------------
+
+# Said the same whoever caused it (a step of signing in, the service's own work).
+EVENT_LABELS: dict[tuple[str, str | None], str] = {
+    ("sign_in", "ok"): "Выполнен вход в учётную запись",
+    ("sign_in.password", "ok"): "Пароль принят при входе",
+    ("sign_in.password", "wrong_password"): "Неверный пароль при входе",
+    ("sign_in.password", "locked"): "Попытка входа в заблокированную учётную запись",
+    ("sign_in.phone", "ok"): "Номер телефона подтверждён при входе",
+    ("sign_in.phone", "mismatch"): "Номер телефона не совпал при входе",
+    ("sign_in.code", "wrong_code"): "Неверный код при входе",
+    ("account.lock", None): "Учётная запись заблокирована после неверных паролей",
+    ("account.unlock", None): "Учётная запись разблокирована",
+    ("account.create", None): "Учётная запись создана",
+    ("password.reset", None): "Пароль сброшен службой поддержки",
+    ("session.expire", None): "Сеанс завершён из-за бездействия",
+    ("otp.issue", "ok"): "Отправлен код подтверждения",
+    ("otp.issue", "not_sent"): "Код подтверждения не удалось отправить",
+    ("otp.verify", "ok"): "Код подтверждения принят",
+    ("otp.verify", None): "Код подтверждения не принят",
+    ("recovery.start", None): "Начато восстановление доступа",
+    ("recovery.finish", None): "Доступ восстановлен, пароль изменён",
+    ("application.status", None): "Изменился статус заявления на ЭМК",
+    ("medical_record.create", None): "Открыта электронная медицинская карта",
+    ("medical_record.update", None): "Обновлена электронная медицинская карта",
+}
+SIGN_IN_EVENT_ANY = "Попытка входа"
+
+# What a person does: «Вы …» for the owner, «<кто>: …» for anyone else.
+ACT_LABELS: dict[str, tuple[str, str]] = {
+    "sign_out": ("вышли из учётной записи", "выход из учётной записи"),
+    "password.change": ("сменили пароль", "смена пароля"),
+    "login_history.view": ("открыли историю входов", "просмотр истории входов"),
+    "journal.view": ("открыли журнал действий", "просмотр журнала действий"),
+    "application.create": ("начали заявление на ЭМК", "создание заявления на ЭМК"),
+    "application.draft": ("открыли черновик заявления на ЭМК", "просмотр черновика заявления"),
+    "application.field": ("заполнили поле заявления на ЭМК", "изменение заявления на ЭМК"),
+    "application.account_phone": (
+        "посмотрели телефон учётной записи в заявлении",
+        "просмотр телефона в заявлении",
+    ),
+    "application.consent": (
+        "дали согласие на обработку персональных данных",
+        "согласие на обработку данных",
+    ),
+    "application.view": ("открыли заявление на ЭМК", "просмотр заявления на ЭМК"),
+    "application.prepare_submit": (
+        "подготовили заявление на ЭМК к отправке",
+        "подготовка заявления к отправке",
+    ),
+    "application.submit": ("отправили заявление на ЭМК", "отправка заявления на ЭМК"),
+    "application.status.view": ("открыли статус заявления на ЭМК", "просмотр статуса заявления"),
+    "document.upload": ("загрузили документ к заявлению", "загрузка документа"),
+    "document.remove": ("удалили документ из заявления", "удаление документа"),
+    "doctor.step_up": ("подтвердили доступ к карте", "подтверждение доступа врача к карте"),
+}
+ACT_ANY = ("выполнили действие с данными учётной записи", "действие с данными учётной записи")
+
+WHO = {
+    "relative": "Родственник",
+    "staff": "Врач",
+    "api": "Подключённая система",
+    "admin": "Служба поддержки",
+    "system": "Сервис",
+}
+BY_BASIS = {
+    "relative_grant": "Родственник",
+    "doctor_step_up": "Врач",
+    "api_client": "Подключённая система",
+}
+SOMEONE = "Другой пользователь"
+
+
+@dataclass(frozen=True)
+class JournalLine:
+    at: datetime
+    text: str
+
+
+@dataclass(frozen=True)
+class JournalPage:
+    """One page of the journal, newest first; `number` counts from 1."""
+
+    lines: list[JournalLine]
+    number: int
+    pages: int
+    # The newest row the pages are counted up to (pass it back for the next page).
+    upto: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.number < self.pages
+
+
+def _event_label(entry: AuditEntry) -> str | None:
+    for key in ((entry.action, entry.outcome), (entry.action, None)):
+        if key in EVENT_LABELS:
+            return EVENT_LABELS[key]
+    if entry.action.startswith("sign_in.") or entry.action == "sign_in":
+        return SIGN_IN_EVENT_ANY
+    return None
+
+
+def _who(entry: AuditEntry, owner: int) -> str | None:
+    """None when the owner did it themselves; else who, as a person reads it."""
+    if entry.actor_account_id == owner and not entry.actor.startswith(("staff:", "relative:")):
+        return None
+    if entry.actor.startswith("telegram:") and entry.actor_account_id is None:
+        return None  # a step before the session exists: the person at the keyboard
+    by_basis = BY_BASIS.get(entry.basis or "")
+    if by_basis is not None:
+        return by_basis
+    kind = entry.actor.split(":", 1)[0]
+    return WHO.get(kind, SOMEONE)
+
+
+def line_text(entry: AuditEntry, owner: int) -> str:
+    """The Russian line for one row of `owner`'s journal."""
+    event = _event_label(entry)
+    if event is not None:
+        return event
+    mine, theirs = ACT_LABELS.get(entry.action, ACT_ANY)
+    who = _who(entry, owner)
+    denied = entry.outcome == "denied"
+    if who is None:
+        return f"Отказано: вы {mine}" if denied else f"Вы {mine}"
+    return f"{who}: отказано — {theirs}" if denied else f"{who}: {theirs}"
+
+
+class JournalService:
+    def __init__(self, uow: UnitOfWork, ctx: AppContext) -> None:
+        self.uow = uow
+        self.ctx = ctx
+
+    async def page(
+        self,
+        principal: Principal,
+        subject_account_id: int,
+        number: int = 1,
+        upto: int | None = None,
+    ) -> JournalPage:
+        """Page `number` of the account's journal (the owner's only; AccessDenied otherwise)."""
+        decision = await require(
+            self.uow,
+            self.ctx,
+            principal,
+            subject_account_id,
+            Permission.READ_ACCOUNT_HISTORY,
+            action="journal.view",
+        )
+        subject = decision.subject_account_id
+        repo = self.uow.core.audit
+        if upto is None:
+            upto = await repo.last_seq_for_subject(subject)
+        total = await repo.count_for_subject(subject, upto_seq=upto)
+        pages = max(1, -(-total // PAGE_SIZE))
+        number = min(max(1, number), pages)
+        rows = await repo.subject_page(
+            subject, upto_seq=upto, offset=(number - 1) * PAGE_SIZE, limit=PAGE_SIZE
+        )
+        await audit.record(
+            self.uow,
+            self.ctx,
+            actor=actor_of(principal),
+            action="journal.view",
+            actor_account_id=actor_account_id(principal),
+            subject_account_id=subject,
+            page=number,
+            **decision.audit_fields(),
+        )
+        lines = [JournalLine(row.at, line_text(row, subject)) for row in rows]
+        return JournalPage(lines=lines, number=number, pages=pages, upto=upto)
