@@ -111,15 +111,6 @@ class LoginHistoryEntry:
 # the idle limit is counted in minutes, so a write per update buys nothing.
 TOUCH_EVERY = timedelta(seconds=30)
 
-OUTCOME_TEXT = {
-    "success": "успешный вход",
-    "wrong_password": "неверный пароль",
-    "locked": "учётная запись заблокирована",
-    "locked_attempt": "попытка входа в заблокированную учётную запись",
-    "wrong_code": "неверный код",
-    "phone_mismatch": "номер телефона не совпал",
-}
-
 
 def _display_name(account: Account) -> str:
     return " ".join(p for p in (account.first_name, account.middle_name) if p)

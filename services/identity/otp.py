@@ -26,7 +26,7 @@ import pyotp
 from services.core import audit
 from services.core.context import AppContext
 from services.core.errors import DomainError, ValidationError
-from services.core.gateways import DeliveryError
+from services.core.gateways import DeliveryError, mask_email, mask_phone
 from services.core.sealing import seal, unseal
 from services.identity.limits import Limits, Target, second_factor_locked_text
 from storage.models import Account, OtpChallenge
@@ -83,15 +83,6 @@ class IssuedCode:
     destination: str
     resend_at: datetime
     expires_at: datetime
-
-
-def mask_phone(phone: str) -> str:
-    return f"{phone[:2]} *** ***-**-{phone[-2:]}" if len(phone) >= 4 else "***"
-
-
-def mask_email(email: str) -> str:
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}***@{domain}"
 
 
 TOTP_PURPOSE = "totp-secret"
