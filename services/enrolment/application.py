@@ -45,6 +45,7 @@ from services.enrolment.form import (
     FieldSpec,
     ParseContext,
 )
+from services.enrolment.statuses import EDITABLE_STATUSES
 from services.enrolment.statuses import ApplicationStatus as Status
 from storage.models import Account, Application, ApplicationDocument, ApplicationStatusEvent
 from storage.uow import UnitOfWork
@@ -71,7 +72,6 @@ STATUS_TEXT: dict[str, str] = {
     Status.NEEDS_FIX: "Требуются исправления",
     Status.REJECTED: "Отказано",
 }
-EDITABLE_STATUSES = (Status.DRAFT, Status.NEEDS_FIX)
 WAITING_STATUSES = (Status.ACCEPTED, Status.IN_WORK)
 SUBMIT_PURPOSE = "application_submit"
 PACE_SAMPLE = 20

@@ -47,7 +47,7 @@ from services.core.errors import DomainError, ValidationError
 from services.core.files import MAX_UPLOAD_BYTES, UploadInfo, UploadRejected, inspect_upload
 from services.core.gateways import FileStore
 from services.core.work import Work, in_unit
-from services.enrolment.statuses import ApplicationStatus as Status
+from services.enrolment.statuses import EDITABLE_STATUSES
 from storage.models import Application, ApplicationDocument
 from storage.uow import UnitOfWork
 
@@ -63,7 +63,6 @@ __all__ = [
     "sweep_orphan_files",
 ]
 
-EDITABLE_STATUSES = (Status.DRAFT, Status.NEEDS_FIX)
 MAX_FILE_NAME = 255
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-__all__ = ["ApplicationStatus", "FieldKind"]
+__all__ = ["EDITABLE_STATUSES", "ApplicationStatus", "FieldKind"]
 
 
 class ApplicationStatus(StrEnum):
@@ -20,6 +20,10 @@ class ApplicationStatus(StrEnum):
     OPENED = "opened"
     NEEDS_FIX = "needs_fix"
     REJECTED = "rejected"
+
+
+# Statuses in which the person may still change the form and its documents.
+EDITABLE_STATUSES = (ApplicationStatus.DRAFT, ApplicationStatus.NEEDS_FIX)
 
 
 class FieldKind(StrEnum):

@@ -10,12 +10,12 @@ from aiogram_dialog import DialogManager
 from dialogs.core.common import MAX_MESSAGE, applications, clip, current_user, split_pages
 from dialogs.enrolment.documents.getters import slot_line
 from services.enrolment.application import (
-    EDITABLE_STATUSES,
     FIELDS,
     ApplicationService,
     DraftView,
     FieldSpec,
 )
+from services.enrolment.statuses import EDITABLE_STATUSES
 from services.enrolment.statuses import ApplicationStatus as Status
 
 FIELD_BY_NAME: dict[str, FieldSpec] = {spec.name: spec for spec in FIELDS}
