@@ -134,6 +134,32 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
     inbox_lease_seconds: float = Field(default=60.0, ge=1)
 
+    # The record (services.record): test codes (LOINC) whose results are sensitive whatever
+    # the laboratory says — HIV, hepatitis, STI, genetic and psychiatric tests; comma-separated.
+    sensitive_test_codes: str = (
+        "7917-8,56888-1,68961-2,5196-1,16128-1,13955-0,5292-8,20507-0,"
+        "21613-5,43304-5,21198-7,51967-5,55233-1,94500-6"
+    )
+    # Signed extracts: the medical organisation's key and certificate (PEM) and the root the
+    # certificate chains to. Empty: the demo makes a self-signed root and an organisation
+    # certificate in DATA_DIR/signing at first start.
+    signing_key_file: Path | None = None
+    signing_cert_file: Path | None = None
+    signing_root_cert_file: Path | None = None
+    signing_key_password: SecretStr | None = None
+    # The name that signs extracts (the organisation certificate's subject in the demo).
+    signing_organisation: str = "ГБУЗ «Городская поликлиника № 1»"
+
+    # The laboratories' HTTP API (bot.api): `python -m bot api`, and inside `run` when
+    # API_PORT is set (in webhook mode the webhook's own server serves it).
+    api_host: str = "127.0.0.1"
+    api_port: int | None = Field(default=None, ge=1, le=65535)
+    # The JWT audience laboratories sign for; a token lives at most this many seconds.
+    api_audience: str = "emk-bot"
+    api_token_max_age_seconds: int = Field(default=300, ge=10, le=3600)
+    # A request body larger than this is refused with 413.
+    api_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
     log_level: str = "INFO"
 
     @field_validator(

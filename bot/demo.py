@@ -23,7 +23,7 @@ from bot.runner import prepare
 from bot.workers import start_workers
 from services.core.gateways import ConsoleMail, ConsoleSms
 from services.demo import DEMO_PASSWORD, DEMO_PEOPLE, seed_demo
-from tgsandbox import ApiError, Sandbox, SandboxEvent, SandboxMessage, SandboxUser
+from tgsandbox import ApiError, Sandbox, SandboxEvent, SandboxFile, SandboxMessage, SandboxUser
 
 HELP = (
     "Пишите сообщения боту как в Telegram. Команды консоли:\n"
@@ -46,10 +46,19 @@ class _Button:
 class Console:
     """Prints the chat as it changes and turns typed lines into the person's actions."""
 
-    def __init__(self, sandbox: Sandbox, user: SandboxUser, out: TextIO = sys.stdout) -> None:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        user: SandboxUser,
+        out: TextIO = sys.stdout,
+        downloads: Path | None = None,
+    ) -> None:
         self.sandbox = sandbox
         self.user = user
         self.out = out
+        # Files the bot sends (extracts, results, charts) are saved here, so that they can
+        # be opened and `verify-pdf` run on them; a real chat keeps them in Telegram.
+        self.downloads = downloads
         self.shown: dict[int, str] = {}
         self.buttons: list[_Button] = []
         self.changed = asyncio.Event()
@@ -88,12 +97,26 @@ class Console:
             self._number_buttons(messages)
         return printed
 
-    @staticmethod
-    def _body(message: SandboxMessage) -> str:
+    def _body(self, message: SandboxMessage) -> str:
         parts = [message.text or ""]
         if message.document is not None:
-            parts.append(f"📎 файл {message.document.name} ({message.document.size} байт)")
+            line = f"📎 файл {message.document.name} ({message.document.size} байт)"
+            parts.append(line + self._save(message.message_id, message.document))
+        if message.photo is not None:
+            line = f"🖼 изображение {message.photo.width}×{message.photo.height}"
+            parts.append(line + self._save(message.message_id, message.photo, ".png"))
         return "\n".join(p for p in parts if p)
+
+    def _save(self, message_id: int, file: SandboxFile, suffix: str = "") -> str:
+        """Keep a file the bot sent in the downloads folder; the line that says where."""
+        if self.downloads is None:
+            return ""
+        name = Path(file.name or f"file{suffix}").name
+        path = self.downloads / f"{message_id}-{name}"
+        if not path.exists():
+            self.downloads.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(file.data)
+        return f"\n   сохранён: {path.resolve()}"
 
     def _number_buttons(self, messages: list[SandboxMessage]) -> None:
         self.buttons = []
@@ -214,7 +237,7 @@ async def run_console(
         first_name=names.get(phone, "Гость"),
         phone=phone,
     )
-    console = Console(sandbox, person)
+    console = Console(sandbox, person, downloads=settings.data_dir / "downloads")
     for gateway in (runtime.ctx.gateways.sms, runtime.ctx.gateways.mail):
         if isinstance(gateway, ConsoleSms | ConsoleMail):
             gateway.listeners.append(console.notice)

@@ -17,6 +17,9 @@ def build_router() -> Router:
     from dialogs.identity.recovery.dialog import build_dialog as recovery_dialog
     from dialogs.identity.signin.dialog import build_dialog as signin_dialog
     from dialogs.menu.dialog import build_dialog as menu_dialog
+    from dialogs.record.card.dialog import build_dialog as record_dialog
+    from dialogs.record.extracts.dialog import build_dialog as extracts_dialog
+    from dialogs.record.labs.dialog import build_dialog as labs_dialog
 
     router = Router(name="dialogs")
     router.include_routers(
@@ -29,5 +32,8 @@ def build_router() -> Router:
         application_dialog(),
         documents_dialog(),
         status_dialog(),
+        record_dialog(),
+        labs_dialog(),
+        extracts_dialog(),
     )
     return protect(router)

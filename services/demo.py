@@ -8,7 +8,8 @@ from datetime import date
 from services.core.context import AppContext
 from services.core.gateways import RegistryRecord
 from services.identity.admin import AdminService, NewAccount
-from storage.models import RegistryPerson
+from services.record.demo import seed_record
+from storage.models import MedicalRecord, RegistryPerson
 from storage.uow import UnitOfWork
 
 DEMO_PASSWORD = "Demo-Passw0rd"
@@ -190,4 +191,35 @@ async def seed_demo(uow: UnitOfWork, ctx: AppContext) -> list[str]:
                     legal_restriction=entry.legal_restriction,
                 )
             )
+    await _open_anna_record(uow, ctx)
     return created
+
+
+# Анна's card is open from the start (her application was decided long ago), so the
+# record's journeys can be walked at once; Петров's opens through his application.
+ANNA_POLICY_NUMBER = "7700 4512 9083 1166"
+
+
+async def _open_anna_record(uow: UnitOfWork, ctx: AppContext) -> None:
+    account = await uow.identity.accounts.find_by_login("phone", DEMO_PEOPLE[0].account.phone)
+    if account is None or await uow.record.records.for_account(account.id) is not None:
+        return
+    now = ctx.gateways.clock.now()
+    person = DEMO_REGISTRY[0]
+    await uow.record.records.add(
+        MedicalRecord(
+            account_id=account.id,
+            application_id=None,
+            last_name=person.last_name,
+            first_name=person.first_name,
+            middle_name=person.middle_name,
+            birth_date=person.birth_date,
+            sex="female",
+            snils=person.snils,
+            policy_number=ANNA_POLICY_NUMBER.replace(" ", ""),
+            policy_end=None,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    await seed_record(uow, ctx, account.id)

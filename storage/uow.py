@@ -18,6 +18,7 @@ from storage.repositories.base import Repo
 from storage.repositories.clinic import AttachmentRepo, OrganisationRepo, StaffRepo, StepUpRepo
 from storage.repositories.core import AuditRepo, OutboxRepo
 from storage.repositories.enrolment import ApplicationRepo, DocumentRepo, RegistryRepo
+from storage.repositories.extracts import ExtractRequestRepo
 from storage.repositories.identity import (
     AccountRepo,
     BindingRepo,
@@ -26,8 +27,9 @@ from storage.repositories.identity import (
     SessionRepo,
 )
 from storage.repositories.inbox import InboxRepo
-from storage.repositories.integration import ApiClientRepo
-from storage.repositories.record import MedicalRecordRepo
+from storage.repositories.integration import ApiClientRepo, LabReportRepo, TokenUseRepo
+from storage.repositories.lab import LabResultRepo
+from storage.repositories.record import MedicalRecordRepo, SectionRepo
 from storage.repositories.sharing import RelativeGrantRepo
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,9 @@ class EnrolmentRepos(RepoGroup):
 
 class RecordRepos(RepoGroup):
     records: MedicalRecordRepo
+    sections: SectionRepo
+    labs: LabResultRepo
+    extracts: ExtractRequestRepo
 
 
 class SharingRepos(RepoGroup):
@@ -91,6 +96,8 @@ class ClinicRepos(RepoGroup):
 
 class IntegrationRepos(RepoGroup):
     clients: ApiClientRepo
+    reports: LabReportRepo
+    token_uses: TokenUseRepo
 
 
 class InboxRepos(RepoGroup):

@@ -9,6 +9,7 @@ from dialogs.enrolment.status.states import ApplicationStatus
 from dialogs.menu import handlers
 from dialogs.menu.getters import history_getter, main_getter
 from dialogs.menu.states import MainMenu
+from dialogs.record.card.states import RecordCard
 
 
 def build_dialog() -> Dialog:
@@ -16,6 +17,7 @@ def build_dialog() -> Dialog:
         Window(
             Format("Главное меню\n\nЗдравствуйте, {name}! Выберите, что вы хотите сделать."),
             Const("\nЭлектронная медицинская карта открыта.", when="record_open"),
+            Start(Const("Моя медкарта"), id="record", state=RecordCard.main, when="record_open"),
             Button(Const("Заявление на ЭМК"), id="application", on_click=handlers.on_application),
             Start(Const("Статус заявки"), id="status", state=ApplicationStatus.main),
             switch_button("История входов", id="history", state=MainMenu.history),

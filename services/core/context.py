@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from services.core.cpu import CpuPool
 from services.core.gateways import Gateways
@@ -33,6 +34,48 @@ class SecurityPolicy:
     recovery_max_per_telegram: int = 5
 
 
+# Test codes (LOINC) whose results are sensitive whatever the laboratory says: HIV,
+# hepatitis B and C, syphilis and other STI, genetic and psychiatric tests.
+DEFAULT_SENSITIVE_TEST_CODES = frozenset(
+    {
+        "7917-8",
+        "56888-1",
+        "68961-2",
+        "5196-1",
+        "16128-1",
+        "13955-0",
+        "5292-8",
+        "20507-0",
+        "21613-5",
+        "43304-5",
+        "21198-7",
+        "51967-5",
+        "55233-1",
+        "94500-6",
+    }
+)
+
+
+class PdfSigner(Protocol):
+    """Signs a PDF with the medical organisation's certificate (PAdES).
+
+    ``sign`` is CPU work: callers run it in ``ctx.cpu``. The implementation is
+    services.record.signing.Signer.
+    """
+
+    @property
+    def organisation(self) -> str: ...
+
+    def sign(self, pdf: bytes, *, reason: str) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class RecordPolicy:
+    """Release rules of the record (SENSITIVE_TEST_CODES)."""
+
+    sensitive_test_codes: frozenset[str] = DEFAULT_SENSITIVE_TEST_CODES
+
+
 @dataclass
 class AppContext:
     gateways: Gateways
@@ -47,3 +90,7 @@ class AppContext:
     processing_delay_seconds: float = 5.0
     # Password hashing, file checks and other CPU work run here, off the event loop.
     cpu: CpuPool = field(default_factory=CpuPool)
+    record: RecordPolicy = field(default_factory=RecordPolicy)
+    # Signs extracts and conclusions (services.record.signing.Signer); the composition
+    # root sets it. Extract use cases refuse to run without one.
+    signer: PdfSigner | None = None

@@ -20,6 +20,7 @@ class ButtonAction(StrEnum):
 
     MENU = "menu"  # the main menu (or the sign-in)
     STATUS = "status"  # the status of the person's application for the ЭМК
+    RESULT = "result"  # one lab result (arg: its id)
 
 
 OPEN_MENU = ButtonAction.MENU

@@ -23,8 +23,23 @@ from storage.models.enrolment import (
 )
 from storage.models.identity import Account, AuthSession, LoginEvent, OtpChallenge, TelegramBinding
 from storage.models.inbox import InboxUpdate
-from storage.models.integration import ApiClient
-from storage.models.record import MedicalRecord
+from storage.models.integration import ApiClient, ApiTokenUse
+from storage.models.record import (
+    Diagnosis,
+    ExtractRequest,
+    Hospitalisation,
+    Icd10Code,
+    InsurancePolicy,
+    LabObservation,
+    LabResult,
+    MedicalRecord,
+    Medication,
+    Procedure,
+    RecordDocument,
+    RecordVisit,
+    Screening,
+    Vaccination,
+)
 from storage.models.sharing import GRANT_LEVELS, GRANT_STATUSES, RelativeGrant
 
 __all__ = [
@@ -35,24 +50,38 @@ __all__ = [
     "STAFF_ROLES",
     "Account",
     "ApiClient",
+    "ApiTokenUse",
     "Application",
     "ApplicationDocument",
     "ApplicationStatusEvent",
     "AuditEntry",
     "AuthSession",
     "Base",
+    "Diagnosis",
     "DoctorStepUp",
+    "ExtractRequest",
     "FsmRecord",
+    "Hospitalisation",
+    "Icd10Code",
     "InboxUpdate",
+    "InsurancePolicy",
+    "LabObservation",
+    "LabResult",
     "LoginEvent",
     "MedicalRecord",
+    "Medication",
     "Organisation",
     "OtpChallenge",
     "OutboxMessage",
     "PatientAttachment",
+    "Procedure",
+    "RecordDocument",
+    "RecordVisit",
     "RegistryPerson",
     "RelativeGrant",
+    "Screening",
     "StaffMember",
     "TelegramBinding",
     "UTCDateTime",
+    "Vaccination",
 ]

@@ -25,3 +25,11 @@ class ApiClientRepo(Repo):
             .execution_options(populate_existing=True)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+
+class LabReportRepo(Repo):
+    """Reports laboratories send: found by (laboratory, report id), stored with their analytes."""
+
+
+class TokenUseRepo(Repo):
+    """Token ids (JWT ``jti``) already used, kept until their tokens expire."""

@@ -22,3 +22,7 @@ class MedicalRecordRepo(Repo):
         self.session.add(record)
         await self.session.flush()
         return record
+
+
+class SectionRepo(Repo):
+    """Pages of the record's sections (diagnoses, medications …), one entry, documents."""

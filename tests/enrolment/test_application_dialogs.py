@@ -34,6 +34,8 @@ MENU = [
     "Сменить пароль",
     "Выйти",
 ]
+# Once the card is open, the record comes first.
+MENU_WITH_RECORD = ["Моя медкарта", *MENU]
 
 
 def review_value(user: SandboxUser, label: str) -> str:
@@ -116,7 +118,7 @@ async def test_petrov_from_start_to_an_opened_card(app: App) -> None:
     assert "Статус: Карта открыта" in text
     assert re.search(r"26\.11\.2026 12:00 — Заявка принята\n.*— В работе\n.*— Карта открыта", text)
     await petrov.press("В меню")
-    assert petrov.last.buttons == MENU
+    assert petrov.last.buttons == MENU_WITH_RECORD
 
 
 # A wrong value for every field, what the bot answers, and the right value.

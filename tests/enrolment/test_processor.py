@@ -110,6 +110,17 @@ async def rows(env: Env, model: type[Any], **where: Any) -> list[Any]:
         return list((await uow.session.execute(stmt)).scalars().all())
 
 
+async def opened_records(env: Env) -> list[MedicalRecord]:
+    """Records opened by applications (Анна's demo record was opened without one)."""
+    async with env.uow() as uow:
+        stmt = (
+            select(MedicalRecord)
+            .where(MedicalRecord.application_id.is_not(None))
+            .order_by(MedicalRecord.id)
+        )
+        return list((await uow.session.execute(stmt)).scalars().all())
+
+
 async def events(env: Env) -> list[tuple[str, list[str]]]:
     return [(e.status, e.reasons) for e in await rows(env, ApplicationStatusEvent)]
 
@@ -160,7 +171,7 @@ async def test_all_good_opens_the_card(env: Env) -> None:
     ]
     assert changes.accounts == [user.account_id, user.account_id]
 
-    (record,) = await rows(env, MedicalRecord)
+    (record,) = await opened_records(env)
     assert record.account_id == user.account_id
     assert (record.last_name, record.first_name, record.middle_name) == (
         "Петров",
@@ -215,7 +226,7 @@ async def test_missing_documents_need_a_fix(env: Env) -> None:
     view = await decide(env, user)
     assert view.status == "needs_fix" and view.can_fix
     assert view.reasons == ["Не загружены документы: полис ОМС. Добавьте их к заявлению."]
-    assert await rows(env, MedicalRecord) == []
+    assert await opened_records(env) == []
     last = (await pushes(env))[-1]
     assert "требуются исправления" in last.text and "полис ОМС" in last.text
     assert last.buttons == STATUS_BUTTON
@@ -255,7 +266,7 @@ async def test_registry_mismatch_needs_a_fix(
     user = await submitted_application(env, PETROV_PHONE, {**PETROV_APPLICATION, **changes})
     view = await decide(env, user)
     assert (view.status, view.reasons) == ("needs_fix", [reason.text])
-    assert await rows(env, MedicalRecord) == []
+    assert await opened_records(env) == []
 
 
 async def test_the_demo_person_with_another_snils_needs_a_fix(env: Env) -> None:
@@ -293,7 +304,7 @@ async def test_a_legal_restriction_rejects(env: Env) -> None:
     assert (view.status, view.status_text) == ("rejected", "Отказано")
     assert view.reasons == [DEMO_RESTRICTION]
     assert not view.can_fix
-    assert await rows(env, MedicalRecord) == []
+    assert await opened_records(env) == []
     last = (await pushes(env))[-1]
     assert "отказано" in last.text and DEMO_RESTRICTION in last.text
     (audit,) = [
@@ -335,7 +346,7 @@ async def test_the_kind_of_request_must_fit(env: Env) -> None:
     await set_field(env, user, "policy_end", "31.12.2050")
     await submit(env, user)
     assert (await decide(env, user)).status == "opened"
-    (record,) = await rows(env, MedicalRecord)
+    (record,) = await opened_records(env)
     assert record.policy_end == date(2050, 12, 31)
     assert len(await rows(env, AuditEntry, action="medical_record.update")) == 1
 
@@ -444,7 +455,7 @@ async def test_a_worker_dying_in_work_is_finished_once_by_another(env: Env) -> N
     assert await alive.run_once() is True
     assert [s for s, _ in await events(env)] == ["accepted", "in_work", "opened"]
     assert changes.accounts == [user.account_id]  # only the decision was its change
-    assert len(await rows(env, MedicalRecord)) == 1
+    assert len(await opened_records(env)) == 1
 
     # The dead worker coming back to life decides nothing a second time.
     assert await finish(env, application_id, stale) is None
@@ -601,7 +612,11 @@ async def test_two_processors_decide_each_application_exactly_once(pg_env: Env) 
             )
         ).all()
         statuses = (await uow.session.execute(select(Application.status))).scalars().all()
-        records = await uow.session.scalar(select(func.count()).select_from(MedicalRecord))
+        records = await uow.session.scalar(
+            select(func.count())
+            .select_from(MedicalRecord)
+            .where(MedicalRecord.application_id.is_not(None))
+        )
         pushes_sent = await uow.session.scalar(
             select(func.count())
             .select_from(OutboxMessage)

@@ -58,7 +58,12 @@ async def test_happy_path_with_sms_code(app: App) -> None:
     await anna.send(app.last_sms_code())
     assert "Главное меню" in anna.last.text
     assert "Здравствуйте, Анна Сергеевна!" in anna.last.text
-    assert anna.last.buttons[:3] == ["Заявление на ЭМК", "Статус заявки", "История входов"]
+    assert anna.last.buttons[:4] == [
+        "Моя медкарта",
+        "Заявление на ЭМК",
+        "Статус заявки",
+        "История входов",
+    ]
     assert anna.last.buttons[-2:] == ["Сменить пароль", "Выйти"]
     assert await audit_actions(app, "sign_in") == ["ok"]
 

@@ -1,0 +1,1 @@
+"""«Моя медкарта»: the record's sections, lab results, extracts."""

@@ -1,0 +1,1 @@
+"""Systems that call in: laboratories sending results over the HTTP API."""

@@ -1,0 +1,1 @@
+"""The medical record: its sections, lab results and their trends, signed extracts."""
