@@ -19,17 +19,12 @@ async def on_change_password(_c: CallbackQuery, _b: Button, manager: DialogManag
     await manager.start(ChangePassword.current)
 
 
-SIGNED_OUT = "Вы вышли из учётной записи."
+async def on_logout(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    """«Выйти»: the start screen opens with «Вы вышли из учётной записи.» at its top.
 
-
-async def on_logout(callback: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    """«Выйти»: the button is answered at once, before the work.
-
-    An answer after the work may come too late — Telegram refuses it as "query is
-    too old", the error stops the handler, and the person sees neither «Вы вышли…»
-    nor the start screen. (aiogram-dialog answers every callback once more after
-    the handler; it logs that refusal of the second answer as a warning.)
+    The button is not answered here: aiogram-dialog answers every callback once
+    after its handler, and a second answer is refused by Telegram (a warning in
+    the log on every sign-out). What the person needs to read is on the screen.
     """
-    await callback.answer(SIGNED_OUT)
     await auth(manager).run(lambda s: s.logout(user_id(manager)))
-    await manager.start(SignIn.welcome, mode=StartMode.RESET_STACK)
+    await manager.start(SignIn.welcome, mode=StartMode.RESET_STACK, data={"signed_out": True})

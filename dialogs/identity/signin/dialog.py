@@ -1,5 +1,8 @@
+from typing import Any
+
 from aiogram.enums import ContentType
-from aiogram_dialog import Dialog, LaunchMode, Window
+from aiogram.types import CallbackQuery
+from aiogram_dialog import Dialog, DialogManager, LaunchMode, Window
 from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, RequestContact, Row, SwitchTo
 from aiogram_dialog.widgets.markup.reply_keyboard import ReplyKeyboardFactory
@@ -11,20 +14,38 @@ from dialogs.identity.signin import handlers
 from dialogs.identity.signin.states import SignIn
 from services.identity.auth import LOCKED_MESSAGE
 
+SIGNED_OUT = "Вы вышли из учётной записи."
 FACTOR_HINT = "Пожалуйста, воспользуйтесь кнопками: «Код из SMS» или «Код из приложения»."
 LOCKED_HINT = "Пожалуйста, воспользуйтесь кнопками: «Восстановить доступ» или «Другой логин»."
+
+
+def _signed_out(_data: dict[str, Any], _widget: Any, manager: DialogManager) -> bool:
+    """Just signed out, and the start screen not yet left (it says so once)."""
+    start = manager.start_data
+    left = manager.dialog_data.get("left_welcome", False)
+    return isinstance(start, dict) and start.get("signed_out") is True and not left
+
+
+async def _leave_welcome(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    manager.dialog_data["left_welcome"] = True
 
 
 def build_dialog() -> Dialog:
     return Dialog(
         Window(
+            Const(SIGNED_OUT + "\n", when=_signed_out),
             Const(
                 "Здравствуйте! Это бот электронной медицинской карты (ЭМК) портала Госуслуг.\n\n"
                 "Здесь можно подать заявление на открытие медицинской карты, приложить к нему "
                 "документы и следить за статусом заявки. Для начала войдите в учётную запись "
                 "Госуслуг."
             ),
-            SwitchTo(Const("Войти через Госуслуги"), id="to_login", state=SignIn.login),
+            SwitchTo(
+                Const("Войти через Госуслуги"),
+                id="to_login",
+                state=SignIn.login,
+                on_click=_leave_welcome,
+            ),
             error_line,
             buttons_only(),
             state=SignIn.welcome,
