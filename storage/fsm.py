@@ -40,6 +40,7 @@ storage with its own ``RedisEventIsolation`` (see :func:`create_redis_isolation`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from abc import abstractmethod
@@ -768,9 +769,57 @@ def create_redis_storage(
     return RedisConversationStorage(redis, key_builder=fsm_key_builder(prefix), ttl=ttl)
 
 
+# How long a conversation's lock in Redis lives unless its holder renews it. A live
+# update renews it every third of this; a lock whose holder died, or whose SET reached
+# a paused Redis after the client had given up, is gone within this many seconds.
+CONVERSATION_LOCK_SECONDS = 10.0
+
+
+class RenewedRedisIsolation(RedisEventIsolation):
+    """aiogram's Redis event locks, short-lived and renewed while the update runs.
+
+    aiogram's own locks live 60 s. After an outage, a lock that nobody will
+    release (an update that timed out while taking or releasing it; a SET that a
+    paused Redis ran after it woke up) kept that person's chat waiting up to a
+    minute. Here a lock lives ``ttl`` seconds and the holder extends it while it
+    works, so a long update (an upload, a signature) keeps it, and a lost one
+    frees the chat within ``ttl``.
+    """
+
+    def __init__(self, storage: RedisStorage, ttl: float = CONVERSATION_LOCK_SECONDS) -> None:
+        super().__init__(redis=storage.redis, key_builder=storage.key_builder)
+        self.ttl = ttl
+
+    @asynccontextmanager
+    async def lock(self, key: StorageKey) -> AsyncIterator[None]:
+        name = self.key_builder.build(key, "lock")
+        lock = self.redis.lock(name=name, timeout=self.ttl)
+        await lock.acquire()
+        renewal = asyncio.create_task(self._renew(lock))
+        try:
+            yield
+        finally:
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
+            try:
+                await lock.release()
+            except (redis_errors.RedisError, OSError, TimeoutError):
+                # Redis is away or the lock expired meanwhile: it expires by itself.
+                log.debug("conversation lock not released; it expires within %s s", self.ttl)
+
+    async def _renew(self, lock: Any) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            try:
+                await lock.reacquire()
+            except (redis_errors.RedisError, OSError, TimeoutError):
+                return
+
+
 def create_redis_isolation(storage: RedisStorage) -> RedisEventIsolation:
-    """Per-key event locks in Redis, sharing the storage's client and key builder."""
-    return storage.create_isolation()
+    """Per-conversation locks in Redis (renewed while held), sharing the storage's client."""
+    return RenewedRedisIsolation(storage)
 
 
 # -- one lock per conversation ------------------------------------------------------

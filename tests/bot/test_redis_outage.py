@@ -5,11 +5,10 @@ touched), with an append-only file so that a restart keeps the conversations, as
 production Redis does. The bot is built from settings, as ``python -m bot run``
 builds it: REDIS_URL, the Redis isolation, the timeouts' defaults.
 
-Known gap: a paused Redis still executes, once resumed, the lock ``SET NX`` of the
-update that timed out waiting for it; nobody releases that lock, so that one chat
-waits for the lock's TTL (aiogram's RedisEventIsolation default, 60 s) before it is
-served again. Fixing it belongs to the isolation (a shorter lock TTL, or a
-``blocking_timeout`` answered as an outage), not to the client's timeouts.
+A paused Redis still executes, once resumed, the lock ``SET NX`` of the update
+that timed out waiting for it, and nobody releases that lock: the conversation
+locks live CONVERSATION_LOCK_SECONDS (renewed while their update runs), so that
+one chat waits at most that long before it is served again.
 """
 
 from __future__ import annotations
@@ -27,10 +26,12 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from aiogram.fsm.storage.base import StorageKey
 from redis.asyncio import Redis
 
 from bot.config import Settings
 from handlers.errors import UNAVAILABLE
+from storage.fsm import CONVERSATION_LOCK_SECONDS, RenewedRedisIsolation, create_redis_storage
 from tests.support.bot import ANNA_PHONE, App, _ErrorCollector
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="no redis-server")
@@ -192,13 +193,43 @@ async def test_redis_paused_the_person_reads_unavailable_within_5_s_and_goes_on_
     outage_app.errors.clear()
 
     redis_server.resume()
-    # Served at once again. (Anna's own chat waits until the lock her timed-out update
-    # left behind expires — the isolation's 60 s lock TTL; see the module docstring.)
+    # Served at once again.
     boris = outage_app.user(1002, "+79990000002", "Борис")
     started = time.monotonic()
     await boris.send("/start")
     assert time.monotonic() - started < 5.0
     assert boris.last.text and boris.last.text != UNAVAILABLE
+    # Anna's own chat waits at most until the lock her timed-out update may have left
+    # behind expires (it is renewed only while an update runs), and goes on where she was.
+    started = time.monotonic()
+    await anna.send(ANNA_PHONE)
+    assert time.monotonic() - started < CONVERSATION_LOCK_SECONDS + 5.0
+    assert "Введите пароль" in (anna.last.text or "")
+
+
+async def test_a_long_update_keeps_its_conversation_lock(redis_server: RedisServer) -> None:
+    """A lock outlives its short TTL while its update still runs (it is renewed)."""
+    storage = create_redis_storage(redis_server.url, 5)
+    isolation = RenewedRedisIsolation(storage, ttl=0.6)
+    key = StorageKey(bot_id=1, chat_id=5, user_id=5)
+    order: list[str] = []
+
+    async def long_update() -> None:
+        async with isolation.lock(key):
+            order.append("long started")
+            await asyncio.sleep(2.0)  # more than three TTLs
+            order.append("long done")
+
+    async def next_update() -> None:
+        await asyncio.sleep(0.1)
+        async with isolation.lock(key):
+            order.append("next")
+
+    try:
+        await asyncio.gather(long_update(), next_update())
+    finally:
+        await storage.close()
+    assert order == ["long started", "long done", "next"]
 
 
 async def test_a_pressed_button_during_a_redis_outage_gets_an_alert(
