@@ -45,7 +45,7 @@ async def prepare(settings: Settings) -> None:
     """Fail fast with one clear line: the database and Redis must answer."""
     url = settings.effective_database_url
     try:
-        await upgrade_async(url)
+        await upgrade_async(url, audit_key=settings.audit_key_bytes())
     except (OSError, OperationalError, DBAPIError) as exc:
         raise ConfigError(
             f"the database ({_where(url)}) does not answer: {type(exc).__name__}"

@@ -9,8 +9,8 @@ Each journal row gets `seq` (1, 2, 3 … in the order of appending), `prev_hash`
 keyed with AUDIT_KEY, see storage.repositories.core.chain_digest). The one row
 of `audit_head` holds the last `seq` and hash; appending locks it. Rows already
 there are chained here in the order of their ids, with the key the application
-uses (the Alembic attribute ``audit_key``, else AUDIT_KEY or DATA_DIR/audit.key
-as bot.config reads them).
+uses (the Alembic attribute ``audit_key``, which storage.migrate.upgrade sets
+from AUDIT_KEY or DATA_DIR/audit.key as the commands read them).
 
 A trigger refuses UPDATE and DELETE on audit_log (and TRUNCATE on PostgreSQL),
 also through the application's own connection. Whoever may disable triggers
@@ -76,12 +76,14 @@ _SQLITE_TRIGGERS = (
 
 
 def _key() -> bytes:
+    """The journal's key, passed in by storage.migrate.upgrade(audit_key=...)."""
     given = context.config.attributes.get("audit_key")
-    if given:
-        return bytes(given)
-    from bot.config import Settings
-
-    return Settings().audit_key_bytes()
+    if not given:
+        raise RuntimeError(
+            "audit rows written before 0007 must be sealed with AUDIT_KEY: "
+            "run the migration through `python -m bot migrate`"
+        )
+    return bytes(given)
 
 
 def _chain_existing() -> tuple[int, str]:
