@@ -28,7 +28,7 @@ from bot.middlewares import SessionMiddleware
 from bot.outage import OutageMiddleware, install_outage_middleware
 from bot.private_only import install_private_only
 from dialogs.core.guard import protect_background
-from services.core.context import AppContext, SecurityPolicy
+from services.core.context import AppContext, RecordPolicy, SecurityPolicy
 from services.core.cpu import CpuPool
 from services.core.gateways import (
     ConsoleMail,
@@ -148,6 +148,11 @@ def build_runtime(
         policy=policy_from(settings),
         processing_delay_seconds=settings.processing_delay_seconds,
         cpu=CpuPool(settings.cpu_workers),
+        record=RecordPolicy(
+            sensitive_test_codes=frozenset(
+                code.strip() for code in settings.sensitive_test_codes.split(",") if code.strip()
+            )
+        ),
     )
     isolation: BaseEventIsolation
     if storage is None and settings.redis_url:

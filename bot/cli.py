@@ -43,6 +43,8 @@ LIBRARY_LOG_FLOORS: dict[str, int] = {
     "PIL": logging.INFO,
     # Alembic announces its plugins and each migration at INFO: noise for an operator.
     "alembic": logging.WARNING,
+    # fpdf2 subsetting a font writes a dozen INFO lines per PDF: noise.
+    "fontTools": logging.WARNING,
 }
 
 
@@ -98,6 +100,24 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         cmd = admin_sub.add_parser(name, help=text)
         cmd.add_argument("login", help="phone, e-mail or СНИЛС")
+    # The laboratories' API (bot.api).
+    add_lab = admin_sub.add_parser(
+        "add-lab", help="register a laboratory that sends results (its Ed25519 or P-256 key)"
+    )
+    add_lab.add_argument("--name", required=True, help="the laboratory's name")
+    add_lab.add_argument("--public-key", required=True, help="its public key, a PEM file")
+    add_lab.add_argument("--issuer", help="the JWT iss it signs with (default: made up)")
+    api = sub.add_parser("api", help="the laboratories' HTTP API alone (API_HOST, API_PORT)")
+    api.add_argument("--host", help="default: API_HOST")
+    api.add_argument("--port", type=int, help="default: API_PORT, else 8081")
+    demo_lab = sub.add_parser(
+        "demo-lab", help="send a signed demo lab result to the running API (watch the push)"
+    )
+    demo_lab.add_argument("--snils", required=True, help="the patient's СНИЛС")
+    demo_lab.add_argument("--test", choices=("glucose", "cholesterol", "cbc"), default="glucose")
+    demo_lab.add_argument("--url", help="the API's base URL (default: http://127.0.0.1:API_PORT)")
+    demo_lab.add_argument("--preliminary", action="store_true", help="a preliminary result")
+    demo_lab.add_argument("--report-id", help="the report id (default: a new one)")
     audit = sub.add_parser("audit", help="the audit journal")
     audit_sub = audit.add_subparsers(dest="audit_command", required=True)
     audit_sub.add_parser(
@@ -143,6 +163,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         "admin": runner.admin,
         "audit": runner.audit,
     }
+    from bot import api
+
+    commands.update({"api": api.run_api, "demo-lab": api.demo_lab})
     return await commands[args.command](args, settings)
 
 

@@ -17,6 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
 
+from aiohttp import web
+
+from bot.api import DEFAULT_API_PORT, api_config, serve_api
 from bot.app import build_runtime
 from bot.config import Settings
 from bot.runner import prepare
@@ -244,6 +247,15 @@ async def run_console(
     stop = asyncio.Event()
     await runtime.dispatcher.emit_startup(bot=bot)
     workers = start_workers(runtime, bot, stop)
+    # The laboratories' API, so that `python -m bot demo-lab` can send Анна a result.
+    api_port = settings.api_port or DEFAULT_API_PORT
+    try:
+        api_runner: web.AppRunner | None = await serve_api(
+            api_config(runtime), settings.api_host, api_port
+        )
+    except OSError as exc:
+        api_runner = None
+        console.say(f"API лабораторий не запущен: порт {api_port} занят ({exc.strerror}).")
     console.say("ЭМК-бот: офлайн-демо. Данные: " + str(settings.data_dir.resolve()))
     console.say("Демо-учётные записи (пароль " + DEMO_PASSWORD + "):")
     for demo in DEMO_PEOPLE:
@@ -251,6 +263,11 @@ async def run_console(
         console.say(
             f"  {account.last_name} {account.first_name} {account.middle_name or ''}: "
             f"{account.phone}, второй фактор: {demo.second_factor}"
+        )
+    if api_runner is not None:
+        console.say(
+            f"API лабораторий: http://{settings.api_host}:{api_port}/api/v1/lab-results "
+            "(результат Анне: python -m bot demo-lab --snils 11223344595 --test glucose)."
         )
     console.say(f"Вы пишете боту как пользователь Telegram с номером {person.phone}.")
     console.say(HELP)
@@ -269,6 +286,8 @@ async def run_console(
             console.render()
     finally:
         stop.set()
+        if api_runner is not None:
+            await api_runner.cleanup()
         await asyncio.gather(*workers, return_exceptions=True)
         await runtime.dispatcher.emit_shutdown(bot=bot)
         sandbox.detach()

@@ -90,12 +90,19 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
     workflow.pop("bot", None)
     handling: asyncio.Task[None] | None = None
     started = False
+    api_runner: web.AppRunner | None = None
     try:
         await register_commands(bot)
         await dispatcher.emit_startup(bot=bot, **workflow)
         started = True
         # Also the updates a crashed or stopped process left in the inbox.
         handling = asyncio.create_task(inbox.run(), name="update-inbox")
+        # The laboratories' API (bot.api): a server of its own when API_PORT is set;
+        # in webhook mode its routes are on the webhook's server (_serve_webhook).
+        if settings.api_port and not settings.webhook_url:
+            from bot.api import api_config, serve_api
+
+            api_runner = await serve_api(api_config(runtime), settings.api_host, settings.api_port)
         if settings.webhook_url:
             await _serve_webhook(runtime, bot, inbox, stop)
         else:
@@ -109,6 +116,8 @@ async def run_bot(args: argparse.Namespace, settings: Settings) -> int:
         await inbox.shutdown(handling, settings.shutdown_grace_seconds)
     finally:
         stop.set()
+        if api_runner is not None:
+            await api_runner.cleanup()
         if handling is not None and not handling.done():
             handling.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -189,6 +198,9 @@ async def _serve_webhook(
     path = make_url_path(settings.webhook_url)
     app = web.Application()
     app.router.add_post(path, webhook_handler(inbox, secret))
+    from bot.api import add_api_routes, api_config
+
+    add_api_routes(app, api_config(runtime))  # the laboratories' API on the same server
     web_runner = web.AppRunner(app, access_log=None, shutdown_timeout=5.0)
     await web_runner.setup()
     site = web.TCPSite(web_runner, settings.webhook_host, settings.webhook_port)
@@ -276,6 +288,10 @@ async def seed(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def admin(args: argparse.Namespace, settings: Settings) -> int:
+    if args.admin_command == "add-lab":
+        from bot.api import add_lab
+
+        return await add_lab(args, settings)
     runtime = await _with_runtime(settings)
     try:
         async with runtime.uow_factory() as uow:

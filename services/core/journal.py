@@ -71,6 +71,9 @@ EVENT_LABELS: dict[tuple[str, str | None], str] = {
     ("medical_record.update", None): "Обновлена электронная медицинская карта",
     ("lab_result.receive", None): "Получен результат анализа из лаборатории",
     ("lab_result.replace", None): "Предварительный результат анализа заменён окончательным",
+    ("lab_result.receive", "duplicate"): "Лаборатория повторно прислала полученный ранее результат",
+    ("lab_result.receive", "denied"): "Лаборатории отказано в передаче результата анализа",
+    ("lab_result.replace", "denied"): "Лаборатории отказано в замене результата анализа",
     ("api_client.create", None): "Подключена лаборатория",
 }
 SIGN_IN_EVENT_ANY = "Попытка входа"
