@@ -19,6 +19,7 @@ from storage.repositories.clinic import AttachmentRepo, OrganisationRepo, StaffR
 from storage.repositories.core import AuditRepo, OutboxRepo
 from storage.repositories.enrolment import ApplicationRepo, DocumentRepo, RegistryRepo
 from storage.repositories.extracts import ExtractRequestRepo
+from storage.repositories.files import FileKeyRepo
 from storage.repositories.identity import (
     AccountRepo,
     BindingRepo,
@@ -60,6 +61,7 @@ class RepoGroup:
 class CoreRepos(RepoGroup):
     audit: AuditRepo
     outbox: OutboxRepo
+    files: FileKeyRepo
 
 
 class IdentityRepos(RepoGroup):

@@ -350,7 +350,7 @@ class ListableFileStore(FileStore, Protocol):
 async def sweep_orphan_files(
     uow: UnitOfWork, store: ListableFileStore, *, older_than: datetime
 ) -> int:
-    """Delete stored files no document row points to, written before `older_than`.
+    """Delete stored files no row of any area points to, written before `older_than`.
 
     Such files are left by a process that died between writing a file and
     committing (or after committing a replacement and before deleting the old
@@ -360,7 +360,7 @@ async def sweep_orphan_files(
     candidates = await store.keys(modified_before=older_than)
     if not candidates:
         return 0
-    referenced = await uow.enrolment.documents.storage_keys()
+    referenced = await uow.core.files.referenced()
     orphans = [key for key in candidates if key not in referenced]
     for key in orphans:
         await store.delete(key)

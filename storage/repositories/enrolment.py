@@ -217,11 +217,6 @@ class DocumentRepo(Repo):
         await self.session.delete(document)
         await self.session.flush()
 
-    async def storage_keys(self) -> set[str]:
-        """Every file key that a document row points to (for the orphan sweep)."""
-        rows = await self.session.execute(select(ApplicationDocument.storage_key))
-        return set(rows.scalars().all())
-
 
 class RegistryRepo(Repo):
     """The local state registry table."""

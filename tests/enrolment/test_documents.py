@@ -30,7 +30,7 @@ from services.enrolment.documents import (
     UploadResult,
     sweep_orphan_files,
 )
-from storage.models import Application, ApplicationDocument, AuditEntry
+from storage.models import Application, ApplicationDocument, AuditEntry, LabResult, RecordDocument
 from storage.uow import UnitOfWork
 from tests.support.application import (
     PETROV_PHONE,
@@ -63,7 +63,11 @@ async def store(env: Env, store_dir: Path) -> EncryptedDirectoryStore:
 
 @pytest.fixture
 async def petrov(env: Env, store: EncryptedDirectoryStore) -> CurrentUser:
+    # Анна's demo record is seeded without its files, so that the store holds
+    # only what these tests upload.
+    env.ctx.gateways.files = None
     await seed(env)
+    env.ctx.gateways.files = store
     user = await sign_in(env, PETROV_PHONE)
     await draft(env, user)
     return user
@@ -430,10 +434,11 @@ async def test_upload_without_an_application(
 ) -> None:
     await seed(env)
     user = await sign_in(env, PETROV_PHONE)
+    before = files_on_disk(store_dir)  # Анна's record files, seeded by the demo
     with pytest.raises(DomainError) as caught:
         await upload(env, user, "passport", make_png())
     assert caught.value.message == MSG_NO_APPLICATION
-    assert files_on_disk(store_dir) == []
+    assert files_on_disk(store_dir) == before
 
 
 async def test_no_upload_while_the_application_is_processed(
@@ -491,6 +496,32 @@ async def test_sweep_deletes_only_old_unreferenced_files(
     assert deleted == 1
     names = {p.name for p in files_on_disk(store_dir)}
     assert names == {kept.storage_key, young_orphan}
+
+
+async def test_sweep_spares_the_files_of_the_record_and_of_lab_results(
+    env: Env, store: EncryptedDirectoryStore, store_dir: Path
+) -> None:
+    # The demo seeds Анна's record into this store: her discharge summary and
+    # each lab result's PDF. A sweep run long after must keep every one of them.
+    await seed(env)
+
+    async def record_keys(uow: UnitOfWork) -> set[str]:
+        docs = await uow.session.execute(select(RecordDocument.storage_key))
+        labs = await uow.session.execute(select(LabResult.storage_key))
+        return {k for k in [*docs.scalars(), *labs.scalars()] if k is not None}
+
+    kept = await in_uow(env, record_keys)
+    assert len(kept) >= 10
+    orphan = await store.put(b"left behind by a crash")
+    long_ago = (datetime.now(UTC) - timedelta(hours=3)).timestamp()
+    for path in files_on_disk(store_dir):
+        os.utime(path, (long_ago, long_ago))
+
+    cutoff = datetime.now(UTC) - timedelta(hours=1)
+    deleted = await in_uow(env, lambda uow: sweep_orphan_files(uow, store, older_than=cutoff))
+    assert deleted == 1
+    names = {p.name for p in files_on_disk(store_dir)}
+    assert orphan not in names and kept <= names
 
 
 async def test_a_file_stored_before_re_encoding_is_still_found_as_a_duplicate(
