@@ -21,6 +21,7 @@ from aiogram.types import CallbackQuery
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 
 from dialogs.enrolment.status.states import ApplicationStatus
+from dialogs.record.labs.states import LabResults
 from handlers.commands import open_home
 from services.core.access import CurrentUser
 from services.core.notify import ButtonAction
@@ -28,6 +29,8 @@ from services.core.notify import ButtonAction
 __all__ = ["MAX_CALLBACK_LENGTH", "PushAction", "build_router", "callback_data_of"]
 
 SIGN_IN_FOR_STATUS = "Чтобы посмотреть статус заявки, войдите в учётную запись."
+SIGN_IN_FOR_RESULT = "Чтобы открыть результат анализа, войдите в учётную запись."
+NO_SUCH_RESULT = "Такого результата анализа нет."
 
 
 class PushAction(CallbackData, prefix="push"):
@@ -81,8 +84,36 @@ async def on_status(
     )
 
 
+async def on_result(
+    callback: CallbackQuery,
+    callback_data: PushAction,
+    dialog_manager: DialogManager,
+    current_user: CurrentUser | None,
+) -> None:
+    """«Открыть результат» under a push message: the result, or the sign-in first.
+
+    The result window asks the access rule itself, so a forged or another
+    person's id shows a refusal there, never data.
+    """
+    if current_user is None:
+        await callback.answer(SIGN_IN_FOR_RESULT, show_alert=True)
+        await open_home(dialog_manager, None, welcome=False)
+        return
+    if not callback_data.arg.isdigit() or len(callback_data.arg) > 18:
+        await callback.answer(NO_SUCH_RESULT, show_alert=True)
+        return
+    await callback.answer()
+    await dialog_manager.start(
+        LabResults.detail,
+        data={"result_id": int(callback_data.arg)},
+        mode=StartMode.RESET_STACK,
+        show_mode=ShowMode.SEND,
+    )
+
+
 def build_router() -> Router:
     router = Router(name="push")
     router.callback_query.register(on_menu, PushAction.filter(F.action == ButtonAction.MENU))
     router.callback_query.register(on_status, PushAction.filter(F.action == ButtonAction.STATUS))
+    router.callback_query.register(on_result, PushAction.filter(F.action == ButtonAction.RESULT))
     return router

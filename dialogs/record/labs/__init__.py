@@ -1,0 +1,1 @@
+"""«Результаты анализов»: the list (paged, filtered by test), one result, «Динамика»."""

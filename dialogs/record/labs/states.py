@@ -6,3 +6,4 @@ class LabResults(StatesGroup):
 
     main = State()
     detail = State()
+    filter = State()
