@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.middlewares import SessionMiddleware
 from bot.outage import OutageMiddleware, install_outage_middleware
 from bot.private_only import install_private_only
+from bot.signing import build_signer
 from dialogs.core.guard import protect_background
 from services.core.context import AppContext, RecordPolicy, SecurityPolicy
 from services.core.cpu import CpuPool
@@ -154,6 +155,8 @@ def build_runtime(
             )
         ),
     )
+    # Extracts are signed with the organisation's certificate (or the demo's, made once).
+    ctx.signer = build_signer(settings)
     isolation: BaseEventIsolation
     if storage is None and settings.redis_url:
         redis_storage = create_redis_storage(

@@ -1,4 +1,4 @@
-"""`python -m bot COMMAND`: run, demo, worker, migrate, seed-demo, admin, audit."""
+"""`python -m bot COMMAND`: run, demo, worker, migrate, seed-demo, admin, audit, verify-pdf."""
 
 from __future__ import annotations
 
@@ -124,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
         "verify",
         help="check the journal's hash chain; names the first row changed, removed or moved",
     )
+    from bot import signing
+
+    signing.add_parser(sub)  # verify-pdf FILE [--root PEM]
     for cmd_parser in admin_sub.choices.values():
         cmd_parser.add_argument(
             "--operator", default=getpass.getuser(), help="who runs the command (for the audit)"
@@ -166,6 +169,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     from bot import api
 
     commands.update({"api": api.run_api, "demo-lab": api.demo_lab})
+    from bot import signing
+
+    commands["verify-pdf"] = signing.verify_command
     return await commands[args.command](args, settings)
 
 

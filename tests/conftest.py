@@ -52,7 +52,12 @@ from storage.migrate import upgrade
 from storage.uow import UnitOfWorkFactory
 
 # Fixtures that several suites use: services with a frozen clock, and the whole bot.
-pytest_plugins = ["tests.support.services", "tests.support.bot", "tests.support.labs"]
+pytest_plugins = [
+    "tests.support.services",
+    "tests.support.bot",
+    "tests.support.labs",
+    "tests.support.extracts",
+]
 
 T = TypeVar("T")
 

@@ -21,7 +21,7 @@ import re
 import secrets
 import ssl
 import struct
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.headerregistry import Address
@@ -68,8 +68,19 @@ class SmsSender(Protocol):
     async def send(self, phone: str, text: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with a letter (a signed extract): its name, MIME type and bytes."""
+
+    file_name: str
+    mime_type: str
+    data: bytes
+
+
 class MailSender(Protocol):
-    async def send(self, email: str, subject: str, text: str) -> None: ...
+    async def send(
+        self, email: str, subject: str, text: str, attachments: Sequence[Attachment] = ()
+    ) -> None: ...
 
 
 class DeliveryError(Exception):
@@ -132,11 +143,18 @@ class ConsoleMail:
     def __init__(self) -> None:
         self.listeners: list[Listener] = []
         self.sent: list[tuple[str, str, str]] = []
+        # The attachments of each letter in `sent` (same index; empty for most).
+        self.attachments: list[tuple[Attachment, ...]] = []
 
-    async def send(self, email: str, subject: str, text: str) -> None:
+    async def send(
+        self, email: str, subject: str, text: str, attachments: Sequence[Attachment] = ()
+    ) -> None:
         self.sent.append((email, subject, text))
+        self.attachments.append(tuple(attachments))
         destination = mask_email(email)
         log.info("console mail to %s: %s: %s", destination, subject, text)
+        if attachments:
+            log.info("console mail to %s: %d attachment(s)", destination, len(attachments))
         for listener in self.listeners:
             listener(f"Письмо на {destination}: {subject}", text)
 
@@ -242,7 +260,9 @@ class SmtpMail:
     def __repr__(self) -> str:
         return f"SmtpMail(host={self.host!r}, port={self.port}, security={self.security!r})"
 
-    def build(self, email: str, subject: str, text: str) -> EmailMessage:
+    def build(
+        self, email: str, subject: str, text: str, attachments: Sequence[Attachment] = ()
+    ) -> EmailMessage:
         message = EmailMessage()
         message["From"] = self.sender
         message["To"] = email
@@ -250,11 +270,21 @@ class SmtpMail:
         message["Date"] = format_datetime(datetime.now(UTC))
         message["Message-ID"] = make_msgid(domain=self.sender.domain or None)
         message.set_content(text, charset="utf-8", cte="base64")
+        for attachment in attachments:
+            maintype, _, subtype = attachment.mime_type.partition("/")
+            message.add_attachment(
+                attachment.data,
+                maintype=maintype,
+                subtype=subtype or "octet-stream",
+                filename=attachment.file_name,
+            )
         return message
 
-    async def send(self, email: str, subject: str, text: str) -> None:
+    async def send(
+        self, email: str, subject: str, text: str, attachments: Sequence[Attachment] = ()
+    ) -> None:
         try:
-            message = self.build(email, subject, text)
+            message = self.build(email, subject, text, attachments)
             await aiosmtplib.send(
                 message,
                 sender=self.sender.addr_spec,

@@ -68,6 +68,8 @@ EVENT_LABELS: dict[tuple[str, str | None], str] = {
     ("recovery.finish", None): "Доступ восстановлен, пароль изменён",
     ("application.status", None): "Изменился статус заявления на ЭМК",
     ("medical_record.create", None): "Открыта электронная медицинская карта",
+    ("extract.issue", "ok"): "Подготовлена выписка, подписанная медицинской организацией",
+    ("extract.issue", "failed"): "Выписку не удалось подготовить",
     ("medical_record.update", None): "Обновлена электронная медицинская карта",
     ("lab_result.receive", None): "Получен результат анализа из лаборатории",
     ("lab_result.replace", None): "Предварительный результат анализа заменён окончательным",

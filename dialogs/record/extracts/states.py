@@ -5,3 +5,12 @@ class Extracts(StatesGroup):
     """«Выписки и заключения»: documents written by doctors, requests for signed extracts."""
 
     main = State()
+    document = State()
+    kind = State()
+    period = State()
+    period_end = State()
+    stay = State()
+    confirm = State()
+    done = State()
+    failed = State()
+    history = State()
