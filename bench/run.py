@@ -10,6 +10,10 @@
 2. Sign-in with the production password hasher: the longest event-loop stall
    while the password step is handled.
 3. The status screen's queries over 100 000 applications: p50/p95 of each.
+4. The record's lab results over 100 000 accounts and 1 000 000 results: the
+   cost of the queries behind the list, a page, the filter, one result and a
+   trend, against a primary-key SELECT measured in the same run.
+5. The trend chart: rendering time and peak memory, against an empty Figure.
 
 Environment: BENCH_DATABASE_URL (a PostgreSQL server; the bench creates and drops
 databases ``bench_<run>_*`` of its own; default
@@ -40,6 +44,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from bench.backends import DEFAULT_PG_URL, DEFAULT_REDIS_URL, Backend, Kind, new_run_id
 from bench.form import FormPlan, FormResult, max_steps, run_form
+from bench.record import CALLS, ChartResult, RecordResult, run_chart, run_record
 from bench.stall import ReferenceResult, StallResult, run_reference, run_stall
 from bench.stats import MISSED, percentile, table, verdict
 from bench.status import QUERIES, StatusResult, run_status
@@ -47,7 +52,10 @@ from bench.status import QUERIES, StatusResult, run_status
 RATIO_TARGET = 0.5
 STALL_TARGET_MS = 5.0
 STATUS_TARGET_MS = 5.0
-PARTS = ("form", "stall", "status")
+RECORD_TARGET_MS = 20.0
+# The record's calls the issue sets the target for (the list of results and one result).
+RECORD_TARGETED = ("list", "detail")
+PARTS = ("form", "stall", "status", "record", "chart")
 
 
 @dataclass
@@ -59,6 +67,11 @@ class Plan:
     rows: int = 100_000
     reps: int = 200
     before_0004: bool = True
+    record_accounts: int = 100_000
+    record_results: int = 1_000_000
+    record_reps: int = 200
+    chart_points: Sequence[int] = (5, 50)
+    chart_reps: int = 10
 
 
 @dataclass
@@ -67,6 +80,8 @@ class Report:
     stall: list[StallResult] = field(default_factory=list)
     stall_reference: list[ReferenceResult] = field(default_factory=list)
     status: list[StatusResult] = field(default_factory=list)
+    record: list[RecordResult] = field(default_factory=list)
+    chart: list[ChartResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
 
@@ -83,7 +98,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Plan, argparse.Namesp
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smaller run (about a minute)")
     parser.add_argument("--backends", default="sqlite,postgres", help="sqlite,postgres")
-    parser.add_argument("--parts", default=",".join(PARTS), help="form,stall,status")
+    parser.add_argument("--parts", default=",".join(PARTS), help=",".join(PARTS))
     parser.add_argument("--latencies", help="simulated round trips in ms (default 0,50)")
     parser.add_argument("--users", help="people at once (default 1,50)")
     parser.add_argument("--steps", type=int, help=f"form steps per person (at most {max_steps()})")
@@ -92,12 +107,15 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Plan, argparse.Namesp
     parser.add_argument("--rows", type=int, help="applications seeded for the status queries")
     parser.add_argument("--reps", type=int, help="status views timed")
     parser.add_argument("--no-before", action="store_true", help="skip the run without 0004")
+    parser.add_argument("--results", type=int, help="lab results seeded for the record part")
     args = parser.parse_args(argv)
 
     plan = Plan()
     if args.quick:
         plan.form = FormPlan(users=(1, 10), steps=6, solo_people=3)
         plan.sign_ins, plan.rows, plan.reps = 2, 20_000, 50
+        plan.record_accounts, plan.record_results, plan.record_reps = 10_000, 100_000, 50
+        plan.chart_reps = 3
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     for name in backends:
         if name not in ("sqlite", "postgres"):
@@ -124,6 +142,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Plan, argparse.Namesp
         plan.reps = args.reps
     if args.no_before:
         plan.before_0004 = False
+    if args.results:
+        plan.record_results = args.results
+        plan.record_accounts = max(2, args.results // 10)
     return plan, args
 
 
@@ -315,6 +336,90 @@ def print_status_intro(results: Sequence[StatusResult], plan: Plan) -> None:
     )
 
 
+def record_table(results: Sequence[RecordResult]) -> str:
+    rows: list[list[str]] = []
+    for r in results:
+        first = True
+        for name in CALLS:
+            if name not in r.query_ms:
+                continue
+            p95 = r.p(name, 95)
+            target = verdict(p95 <= RECORD_TARGET_MS) if name in RECORD_TARGETED else ""
+            rows.append(
+                [
+                    r.backend if first else "",
+                    name,
+                    _ms2(r.p(name, 50)),
+                    _ms2(p95),
+                    target,
+                    f"{r.statements[name]:.1f}",
+                    _ms2(percentile(r.call_ms[name], 50)),
+                    _ms2(percentile(r.call_ms[name], 95)),
+                ]
+            )
+            first = False
+        if r.reference_ms:
+            rows.append(
+                [
+                    r.backend if first else "",
+                    "baseline: SELECT by primary key",
+                    _ms2(percentile(r.reference_ms, 50)),
+                    _ms2(percentile(r.reference_ms, 95)),
+                    "",
+                    "1.0",
+                    "",
+                    "",
+                ]
+            )
+        if r.error:
+            rows.append([r.backend, f"n/a ({r.error[:70]})"] + [""] * 6)
+    headers = [
+        "backend",
+        "call",
+        "queries p50 ms",
+        "p95 ms",
+        "p95 ≤20 ms",
+        "statements",
+        "whole call p50",
+        "p95",
+    ]
+    return table(headers, rows)
+
+
+def print_record_intro(results: Sequence[RecordResult], plan: Plan) -> None:
+    first = results[0]
+    print()
+    print(
+        f"4. Lab results at {first.accounts:,} accounts and {first.results:,} results "
+        f"({plan.record_reps} calls each, through LabResultsService with the access rule "
+        "and its audit row, rolled back)"
+    )
+    print(
+        "   queries = the statements' time as the driver runs them, summed per call;\n"
+        "   seeded in " + ", ".join(f"{r.backend} {r.seed_seconds:.0f} s" for r in results)
+    )
+
+
+def chart_table(results: Sequence[ChartResult]) -> str:
+    rows: list[list[str]] = []
+    for r in results:
+        if r.error:
+            rows.append([f"{r.points} values", f"n/a ({r.error[:70]})", "", "", "", ""])
+            continue
+        rows.append(
+            [
+                f"{r.points} values",
+                _ms(percentile(r.render_ms, 50)),
+                _ms(max(r.render_ms)),
+                _ms(percentile(r.empty_ms, 50)),
+                f"{r.peak_kib / 1024:.1f}",
+                f"{r.png_bytes / 1024:.0f}",
+            ]
+        )
+    headers = ["chart", "render p50 ms", "max ms", "empty Figure p50 ms", "peak MiB", "PNG KiB"]
+    return table(headers, rows)
+
+
 def collect_missed(report: Report) -> None:
     for r in report.form:
         if r.ratio < RATIO_TARGET:
@@ -328,6 +433,14 @@ def collect_missed(report: Report) -> None:
                 f"event-loop stall {s.max_stall_ms:.1f} ms > {STALL_TARGET_MS:.0f} ms "
                 f"({s.backend}, password step)"
             )
+    for rec in report.record:
+        for name in RECORD_TARGETED:
+            p95 = rec.p(name, 95)
+            if not p95 <= RECORD_TARGET_MS:
+                report.missed.append(
+                    f"lab results {name} queries p95 {p95:.2f} ms > {RECORD_TARGET_MS:.0f} ms "
+                    f"({rec.backend}, {rec.results:,} results)"
+                )
     for st in report.status:
         for name in (*QUERIES, "total"):
             p95 = st.indexed.p(name, 95)
@@ -392,6 +505,26 @@ async def run(plan: Plan, *, out: bool = True) -> Report:
                 if out and report.status:
                     print_status_intro(report.status, plan)
                     print(status_table(report.status), flush=True)
+            if "record" in plan.parts:
+                for backend in backends:
+                    report.record.append(
+                        await run_record(
+                            backend, plan.record_accounts, plan.record_results, plan.record_reps
+                        )
+                    )
+                if out and report.record:
+                    print_record_intro(report.record, plan)
+                    print(record_table(report.record), flush=True)
+            if "chart" in plan.parts:
+                for points in plan.chart_points:
+                    report.chart.append(await asyncio.to_thread(run_chart, points, plan.chart_reps))
+                if out and report.chart:
+                    print()
+                    print(
+                        "5. «Динамика»: render_trend (matplotlib Figure + Agg, 1000×600 px PNG), "
+                        f"{plan.chart_reps} renders each; peak = tracemalloc of one render"
+                    )
+                    print(chart_table(report.chart), flush=True)
         finally:
             for backend in backends:
                 await backend.cleanup()

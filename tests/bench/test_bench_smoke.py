@@ -31,6 +31,11 @@ def report_and_output() -> tuple[Report, str]:
         sign_ins=1,
         rows=1000,
         reps=3,
+        record_accounts=50,
+        record_results=500,
+        record_reps=3,
+        chart_points=(5,),
+        chart_reps=1,
     )
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -58,7 +63,14 @@ def test_every_configuration_is_reported(report_and_output: tuple[Report, str]) 
         assert result.app.sql_per_step is not None and result.app.sql_per_step > 0
         assert result.bare.sql_per_step is not None and result.bare.sql_per_step > 0
         assert result.ratio > 0
-    for title in ("1. Form step", "2. Sign-in", "3. Status screen", "Done in"):
+    for title in (
+        "1. Form step",
+        "2. Sign-in",
+        "3. Status screen",
+        "4. Lab results",
+        "5. «Динамика»",
+        "Done in",
+    ):
         assert title in output
 
 
@@ -118,3 +130,21 @@ def test_stall_and_status_parts(report_and_output: tuple[Report, str]) -> None:
     assert len(status.indexed.total_ms) == status.reps
     assert status.before_0004 is not None
     assert status.service_ms or status.service_error
+
+
+def test_record_and_chart_parts(report_and_output: tuple[Report, str]) -> None:
+    report, _ = report_and_output
+    (record,) = report.record
+    assert record.error is None
+    assert record.results == 500
+    for name in ("list", "page3", "filter", "detail", "series"):
+        assert len(record.query_ms[name]) == record.reps
+        # Every call reached the database (the access rule, the rows, the audit row).
+        assert record.statements[name] >= 2
+        assert all(ms > 0 for ms in record.query_ms[name])
+    assert len(record.reference_ms) == record.reps
+
+    (chart,) = report.chart
+    assert chart.error is None
+    assert chart.png_bytes > 10_000  # a real picture, not an empty canvas
+    assert len(chart.render_ms) == 1 and chart.peak_kib > 0
