@@ -10,13 +10,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiogram.exceptions import TelegramAPIError
-from aiogram.types import CallbackQuery, Document, Message, PhotoSize
+from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.kbd import Button
-from aiohttp import ClientError
 
 from dialogs.core.common import clear_error, current_user, documents, guarded, set_error, uploads
+from dialogs.core.uploads import attachment, download
 from dialogs.enrolment.documents.getters import SLOT_LABEL, file_summary
 from dialogs.enrolment.documents.states import ApplicationDocuments
 from services.core.errors import DomainError, SessionRequired
@@ -28,11 +27,6 @@ NOT_A_FILE = (
     "Здесь нужен документ: пришлите файл или фотографию (JPG, PNG или PDF до 5 МБ). "
     "Чтобы вернуться к списку, нажмите «К списку документов»."
 )
-DOWNLOAD_FAILED = "Не получилось получить файл от Telegram. Пришлите его ещё раз."
-
-
-class _DownloadFailed(DomainError):
-    pass
 
 
 async def on_slot(_c: CallbackQuery, _w: Any, manager: DialogManager, slot: str) -> None:
@@ -55,33 +49,14 @@ async def on_remove(_c: CallbackQuery, _b: Button, manager: DialogManager) -> No
         await manager.switch_to(ApplicationDocuments.slots)
 
 
-def _attachment(message: Message) -> tuple[Document | PhotoSize, str | None]:
-    """The file of the message and its name; the largest size of a photo."""
-    if message.document is not None:
-        return message.document, message.document.file_name
-    assert message.photo
-    return message.photo[-1], None
-
-
-async def _download(message: Message, item: Document | PhotoSize) -> bytes:
-    assert message.bot is not None
-    try:
-        stream = await message.bot.download(item)
-    except (TelegramAPIError, ClientError, TimeoutError) as exc:
-        log.warning("could not download a document: %s", type(exc).__name__)
-        raise _DownloadFailed(DOWNLOAD_FAILED) from None
-    assert stream is not None
-    return stream.read()
-
-
 async def on_file(message: Message, _widget: Any, manager: DialogManager) -> None:
     clear_error(manager)
     user = current_user(manager)
     slot = manager.dialog_data["slot"]
-    item, file_name = _attachment(message)
+    item, file_name = attachment(message)
     try:
         DocumentService.check_declared_size(item.file_size)
-        data = await _download(message, item)
+        data = await download(message, item)
         result = await uploads(manager).upload(user, slot, data, file_name)
     except DomainError as exc:
         if isinstance(exc, SessionRequired):

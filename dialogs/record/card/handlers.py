@@ -12,11 +12,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiogram.exceptions import TelegramAPIError
-from aiogram.types import BufferedInputFile, CallbackQuery, Document, Message, PhotoSize
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram_dialog import DialogManager, ShowMode
 from aiogram_dialog.widgets.kbd import Button
-from aiohttp import ClientError
 
 from dialogs.core.common import (
     chat_id,
@@ -26,6 +24,7 @@ from dialogs.core.common import (
     guarded,
     set_error,
 )
+from dialogs.core.uploads import attachment, download
 from dialogs.record.card.getters import own_documents, record_files
 from dialogs.record.card.states import RecordCard
 from services.core.errors import DomainError, SessionRequired
@@ -43,12 +42,7 @@ NOT_A_FILE = (
     "Здесь нужен документ: пришлите файл или фотографию (JPG, PNG или PDF до 5 МБ). "
     "Чтобы не добавлять документ, нажмите «Отмена»."
 )
-DOWNLOAD_FAILED = "Не получилось получить файл от Telegram. Пришлите его ещё раз."
 ADD_KEYS = ("add_kind", "add_title", "add_date")
-
-
-class _DownloadFailed(DomainError):
-    pass
 
 
 async def on_section(_c: CallbackQuery, _w: Any, manager: DialogManager, section: str) -> None:
@@ -147,25 +141,6 @@ async def on_cancel_add(_c: CallbackQuery, _b: Button, manager: DialogManager) -
     await manager.switch_to(RecordCard.section)
 
 
-def _attachment(message: Message) -> tuple[Document | PhotoSize, str | None]:
-    """The file of the message and its name; the largest size of a photo."""
-    if message.document is not None:
-        return message.document, message.document.file_name
-    assert message.photo
-    return message.photo[-1], None
-
-
-async def _download(message: Message, item: Document | PhotoSize) -> bytes:
-    assert message.bot is not None
-    try:
-        stream = await message.bot.download(item)
-    except (TelegramAPIError, ClientError, TimeoutError) as exc:
-        log.warning("could not download a record document: %s", type(exc).__name__)
-        raise _DownloadFailed(DOWNLOAD_FAILED) from None
-    assert stream is not None
-    return stream.read()
-
-
 async def on_file(message: Message, _widget: Any, manager: DialogManager) -> None:
     clear_error(manager)
     user = current_user(manager)
@@ -173,10 +148,10 @@ async def on_file(message: Message, _widget: Any, manager: DialogManager) -> Non
     if not all(data.get(key) for key in ADD_KEYS):  # the steps before were not taken
         await manager.switch_to(RecordCard.add_kind)
         return
-    item, file_name = _attachment(message)
+    item, file_name = attachment(message)
     try:
         check_declared_size(item.file_size)
-        content = await _download(message, item)
+        content = await download(message, item)
         added = await own_documents(manager).add(
             user,
             user.subject_account_id,
