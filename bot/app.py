@@ -29,7 +29,7 @@ from bot.outage import OutageMiddleware, install_outage_middleware
 from bot.private_only import install_private_only
 from bot.signing import build_signer
 from dialogs.core.guard import protect_background
-from services.core.context import AppContext, RecordPolicy, SecurityPolicy
+from services.core.context import AppContext, BookingPolicy, RecordPolicy, SecurityPolicy
 from services.core.cpu import CpuPool
 from services.core.gateways import (
     ConsoleMail,
@@ -153,6 +153,13 @@ def build_runtime(
             sensitive_test_codes=frozenset(
                 code.strip() for code in settings.sensitive_test_codes.split(",") if code.strip()
             )
+        ),
+        booking=BookingPolicy(
+            change_min_minutes=settings.visit_change_min_minutes,
+            reminder_day_before_hour=settings.reminder_day_before_hour,
+            reminder_before_minutes=settings.reminder_before_minutes,
+            waitlist_hold_minutes=settings.waitlist_hold_minutes,
+            horizon_days=settings.booking_horizon_days,
         ),
     )
     # Extracts are signed with the organisation's certificate (or the demo's, made once).

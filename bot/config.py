@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     recovery_max_per_login: int = Field(default=3, ge=1)
     recovery_max_per_telegram: int = Field(default=5, ge=1)
 
+    # Booking (services.booking): how late a visit can be changed, the reminders'
+    # times, how long a freed time is held for the first person on the waitlist.
+    visit_change_min_minutes: int = Field(default=120, ge=0)
+    reminder_day_before_hour: int = Field(default=18, ge=0, le=23)
+    reminder_before_minutes: int = Field(default=120, ge=1)
+    waitlist_hold_minutes: int = Field(default=15, ge=1)
+    booking_horizon_days: int = Field(default=60, ge=1, le=366)
+
     # Threads for CPU work kept off the event loop (password hashing, file checks).
     cpu_workers: int = Field(default=2, ge=1)
 

@@ -15,6 +15,13 @@ from typing import get_type_hints
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.repositories.base import Repo
+from storage.repositories.booking import (
+    CatalogRepo,
+    ReferralRepo,
+    ScheduleRepo,
+    VisitRepo,
+    WaitlistRepo,
+)
 from storage.repositories.clinic import AttachmentRepo, OrganisationRepo, StaffRepo, StepUpRepo
 from storage.repositories.core import AuditRepo, OutboxRepo
 from storage.repositories.enrolment import ApplicationRepo, DocumentRepo, RegistryRepo
@@ -85,6 +92,14 @@ class RecordRepos(RepoGroup):
     extracts: ExtractRequestRepo
 
 
+class BookingRepos(RepoGroup):
+    catalog: CatalogRepo
+    schedule: ScheduleRepo
+    visits: VisitRepo
+    referrals: ReferralRepo
+    waitlist: WaitlistRepo
+
+
 class SharingRepos(RepoGroup):
     grants: RelativeGrantRepo
 
@@ -126,6 +141,7 @@ class UnitOfWork:
         self.identity = IdentityRepos(session)
         self.enrolment = EnrolmentRepos(session)
         self.record = RecordRepos(session)
+        self.booking = BookingRepos(session)
         self.sharing = SharingRepos(session)
         self.clinic = ClinicRepos(session)
         self.integration = IntegrationRepos(session)

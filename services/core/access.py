@@ -77,6 +77,7 @@ __all__ = [
     "actor_account_id",
     "actor_of",
     "authorize",
+    "journal",
     "open_step_up",
     "require",
 ]
@@ -592,3 +593,25 @@ async def open_step_up(
         purpose=purpose,
     )
     return step_up
+
+
+async def journal(
+    uow: UnitOfWork,
+    ctx: AppContext,
+    principal: Principal,
+    subject_account_id: int,
+    decision: Decision,
+    action: str,
+    **details: Any,
+) -> None:
+    """The audit row of an allowed access: who, whose data, on what basis, what (by ids)."""
+    await audit.record(
+        uow,
+        ctx,
+        actor=actor_of(principal),
+        action=action,
+        actor_account_id=actor_account_id(principal),
+        subject_account_id=subject_account_id,
+        **decision.audit_fields(),
+        **details,
+    )

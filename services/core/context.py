@@ -76,6 +76,22 @@ class RecordPolicy:
     sensitive_test_codes: frozenset[str] = DEFAULT_SENSITIVE_TEST_CODES
 
 
+@dataclass(frozen=True)
+class BookingPolicy:
+    """Booking's rules and reminders (VISIT_CHANGE_MIN_MINUTES, REMINDER_*, WAITLIST_*)."""
+
+    # A visit can be cancelled or moved no later than this many minutes before it.
+    change_min_minutes: int = 120
+    # The reminder the day before goes at this hour (Moscow time) …
+    reminder_day_before_hour: int = 18
+    # … and the second one this many minutes before the visit.
+    reminder_before_minutes: int = 120
+    # A freed time offered from the waitlist is held for the person this long.
+    waitlist_hold_minutes: int = 15
+    # How far ahead a person can book (the calendar's last day).
+    horizon_days: int = 60
+
+
 @dataclass
 class AppContext:
     gateways: Gateways
@@ -91,6 +107,7 @@ class AppContext:
     # Password hashing, file checks and other CPU work run here, off the event loop.
     cpu: CpuPool = field(default_factory=CpuPool)
     record: RecordPolicy = field(default_factory=RecordPolicy)
+    booking: BookingPolicy = field(default_factory=BookingPolicy)
     # Signs extracts and conclusions (services.record.signing.Signer); the composition
     # root sets it. Extract use cases refuse to run without one.
     signer: PdfSigner | None = None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 from services.core.context import AppContext
@@ -21,6 +22,11 @@ class ButtonAction(StrEnum):
     MENU = "menu"  # the main menu (or the sign-in)
     STATUS = "status"  # the status of the person's application for the ЭМК
     RESULT = "result"  # one lab result (arg: its id)
+    VISIT = "visit"  # one booked visit in «Мои записи» (arg: its id)
+    VISIT_CANCEL = "visit_cancel"  # «Отменить» a visit (arg: its id)
+    VISIT_MOVE = "visit_move"  # «Перенести» a visit (arg: its id)
+    REBOOK = "rebook"  # «Выбрать другое время» after a visit was cancelled (arg: its id)
+    WAITLIST_OFFER = "offer"  # «Записаться» on a freed time held for the person (arg: offer id)
 
 
 OPEN_MENU = ButtonAction.MENU
@@ -67,7 +73,10 @@ async def to_chat(
     kind: str,
     account_id: int | None = None,
     buttons: list[Button] | None = None,
+    due_at: datetime | None = None,
+    topic: str | None = None,
 ) -> None:
+    """Queue one message; `due_at` (default now) delays it, `topic` lets it be withdrawn."""
     now = ctx.gateways.clock.now()
     await uow.core.outbox.add(
         OutboxMessage(
@@ -78,7 +87,8 @@ async def to_chat(
             buttons=[b.to_data() for b in buttons or []],
             status="pending",
             created_at=now,
-            due_at=now,
+            due_at=due_at or now,
+            topic=topic,
             attempts=0,
         )
     )
@@ -93,6 +103,8 @@ async def to_account(
     kind: str,
     buttons: list[Button] | None = None,
     except_chat_id: int | None = None,
+    due_at: datetime | None = None,
+    topic: str | None = None,
 ) -> int:
     """Queue the message for every chat bound to the account; returns how many."""
     count = 0
@@ -107,9 +119,16 @@ async def to_account(
             kind=kind,
             account_id=account_id,
             buttons=buttons,
+            due_at=due_at,
+            topic=topic,
         )
         count += 1
     return count
+
+
+async def withdraw(uow: UnitOfWork, topic: str) -> int:
+    """Messages about `topic` that are not sent yet will not be (a visit cancelled)."""
+    return await uow.core.outbox.withdraw(topic)
 
 
 async def chats_of(uow: UnitOfWork, account_id: int) -> list[tuple[int, int]]:

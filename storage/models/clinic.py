@@ -30,6 +30,9 @@ class Organisation(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(300))
     ogrn: Mapped[str] = mapped_column(String(13), unique=True)
+    address: Mapped[str | None] = mapped_column(String(300))
+    # How to reach the registry (регистратура), shown where a visit cannot be changed here.
+    phone: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime]
 
 

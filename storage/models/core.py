@@ -80,6 +80,9 @@ class OutboxMessage(Base):
     text: Mapped[str] = mapped_column(Text)
     buttons: Mapped[list[Any]] = mapped_column(JSON, default=list)
     kind: Mapped[str] = mapped_column(String(32))
+    # What the message is about («visit:12»), so that a later change can withdraw
+    # it before it is due (a reminder of a visit that was cancelled).
+    topic: Mapped[str | None] = mapped_column(String(64), index=True)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     created_at: Mapped[datetime]
     due_at: Mapped[datetime]

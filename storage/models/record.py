@@ -301,6 +301,35 @@ class RecordVisit(Base):
     created_at: Mapped[datetime]
 
 
+class Referral(Base):
+    """A referral (направление) to a specialty, issued by a doctor; booking spends it.
+
+    ``used_by_appointment_id`` is the visit booked with it; a cancelled visit
+    gives it back.
+    """
+
+    __tablename__ = "referrals"
+    __table_args__ = (
+        CheckConstraint(_in("source", ENTRY_SOURCES), name="source"),
+        Index("ix_referrals_account_specialty", "account_id", "specialty_code", "valid_until"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    specialty_code: Mapped[str] = mapped_column(ForeignKey("specialties.code"))
+    issued_on: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date)
+    doctor_name: Mapped[str] = mapped_column(String(200))
+    organisation_name: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), default="import")
+    author_staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff_members.id", ondelete="SET NULL")
+    )
+    used_by_appointment_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
 class LabResult(Base):
     """A laboratory report (FHIR DiagnosticReport): one test with its analytes.
 

@@ -66,6 +66,20 @@ class AttachmentRepo(Repo):
         )
         return (await self.session.execute(stmt)).scalars().first()
 
+    async def current_any(self, patient_account_id: int, now: datetime) -> PatientAttachment | None:
+        """The patient's attachment in force at `now` (the newest, if several)."""
+        stmt = (
+            select(PatientAttachment)
+            .where(
+                PatientAttachment.patient_account_id == patient_account_id,
+                PatientAttachment.since <= now,
+                or_(PatientAttachment.until.is_(None), PatientAttachment.until > now),
+            )
+            .order_by(PatientAttachment.since.desc(), PatientAttachment.id.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalars().first()
+
 
 class StepUpRepo(Repo):
     async def add(self, step_up: DoctorStepUp) -> DoctorStepUp:

@@ -222,6 +222,24 @@ class OutboxRepo(Repo):
     async def get(self, message_id: int) -> OutboxMessage | None:
         return await self.session.get(OutboxMessage, message_id)
 
+    async def withdraw(self, topic: str, error: str = "withdrawn") -> int:
+        """Messages about `topic` not sent yet will not be: they become `withdrawn`.
+
+        A row a notifier has claimed but not started is withdrawn too: its
+        compare-and-set to `sending` then fails.
+        """
+        stmt = (
+            update(OutboxMessage)
+            .where(OutboxMessage.topic == topic, OutboxMessage.status == "pending")
+            .values(status="withdrawn", claimed_until=None, last_error=error)
+        )
+        result = await self.session.execute(stmt)
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def for_topic(self, topic: str) -> Sequence[OutboxMessage]:
+        stmt = select(OutboxMessage).where(OutboxMessage.topic == topic)
+        return (await self.session.execute(stmt.order_by(OutboxMessage.id))).scalars().all()
+
     async def for_chat(self, chat_id: int) -> Sequence[OutboxMessage]:
         stmt = select(OutboxMessage).where(OutboxMessage.chat_id == chat_id)
         return (await self.session.execute(stmt.order_by(OutboxMessage.id))).scalars().all()

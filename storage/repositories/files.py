@@ -8,16 +8,16 @@ from __future__ import annotations
 
 from sqlalchemy import select, union
 
-from storage.models import ApplicationDocument, LabResult, RecordDocument
+from storage.models import ApplicationDocument, Appointment, LabResult, RecordDocument
 from storage.repositories.base import Repo
 
 # Each model whose rows name a file in the store.
-FILE_TABLES = (ApplicationDocument, RecordDocument, LabResult)
+FILE_TABLES = (ApplicationDocument, RecordDocument, LabResult, Appointment)
 
 
 class FileKeyRepo(Repo):
     async def referenced(self) -> set[str]:
-        """Every key that an application document, a record document or a lab result names."""
+        """Every key that a document, a lab result or a visit's attached file names."""
         stmt = union(*(select(model.storage_key) for model in FILE_TABLES))
         rows = await self.session.execute(stmt)
         return {key for key in rows.scalars() if key is not None}

@@ -1,0 +1,1 @@
+"""Booking: doctors, days and times, visits, reminders and the waitlist."""
