@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, text, update
+from sqlalchemy import insert as insert_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -108,6 +109,11 @@ class ScheduleRepo(Repo):
         self.session.add(schedule_day)
         await self.session.flush()
         return schedule_day
+
+    async def add_days(self, days: Sequence[ScheduleDay]) -> list[ScheduleDay]:
+        self.session.add_all(list(days))
+        await self.session.flush()
+        return list(days)
 
     async def add_slots(self, slots: Sequence[Slot]) -> None:
         self.session.add_all(list(slots))
@@ -216,6 +222,11 @@ class VisitRepo(Repo):
         ``INSERT … ON CONFLICT DO NOTHING`` on the partial unique index: a
         concurrent booking of the same slot waits for the first to commit and
         then inserts nothing, so exactly one wins and nothing raises.
+
+        The index's predicate is written as a literal: PostgreSQL infers the
+        partial index only from a predicate it can prove at planning time, and
+        a bound parameter stops doing that once asyncpg's prepared statement
+        switches to a generic plan (after five executions).
         """
         dialect = self.session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -223,11 +234,16 @@ class VisitRepo(Repo):
             insert(Appointment)
             .values(**values)
             .on_conflict_do_nothing(
-                index_elements=[Appointment.slot_id], index_where=Appointment.status == "booked"
+                index_elements=[Appointment.slot_id], index_where=text("status = 'booked'")
             )
             .returning(Appointment.id)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def add_booked(self, rows: Sequence[dict[str, object]]) -> None:
+        """Insert visits into slots known to be free (seeding): one statement for all."""
+        if rows:
+            await self.session.execute(insert_(Appointment), list(rows))
 
     async def get(self, appointment_id: int) -> Appointment | None:
         stmt = (
