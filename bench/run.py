@@ -14,6 +14,10 @@
    cost of the queries behind the list, a page, the filter, one result and a
    trend, against a primary-key SELECT measured in the same run.
 5. The trend chart: rendering time and peak memory, against an empty Figure.
+6. Booking over 1 000 doctors × 60 days of slots (1.08 M): the queries of the
+   month view and of one day's times, for one doctor and for «Любой врач»,
+   against a primary-key SELECT measured in the same run; and 100 concurrent
+   bookings at 20 free slots, of which exactly 20 must win (else the run fails).
 
 Environment: BENCH_DATABASE_URL (a PostgreSQL server; the bench creates and drops
 databases ``bench_<run>_*`` of its own; default
@@ -43,6 +47,9 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.backends import DEFAULT_PG_URL, DEFAULT_REDIS_URL, Backend, Kind, new_run_id
+from bench.booking import CALL_LABELS as BOOKING_LABELS
+from bench.booking import CALLS as BOOKING_CALLS
+from bench.booking import BookingResult, run_booking
 from bench.form import FormPlan, FormResult, max_steps, run_form
 from bench.record import CALLS, ChartResult, RecordResult, run_chart, run_record
 from bench.stall import ReferenceResult, StallResult, run_reference, run_stall
@@ -55,7 +62,8 @@ STATUS_TARGET_MS = 5.0
 RECORD_TARGET_MS = 20.0
 # The record's calls the issue sets the target for (the list of results and one result).
 RECORD_TARGETED = ("list", "detail")
-PARTS = ("form", "stall", "status", "record", "chart")
+BOOKING_TARGET_MS = 10.0
+PARTS = ("form", "stall", "status", "record", "chart", "booking")
 
 
 @dataclass
@@ -72,6 +80,11 @@ class Plan:
     record_reps: int = 200
     chart_points: Sequence[int] = (5, 50)
     chart_reps: int = 10
+    booking_doctors: int = 1_000
+    booking_days: int = 60
+    booking_reps: int = 200
+    booking_attempts: int = 100
+    booking_contested: int = 20
 
 
 @dataclass
@@ -82,8 +95,11 @@ class Report:
     status: list[StatusResult] = field(default_factory=list)
     record: list[RecordResult] = field(default_factory=list)
     chart: list[ChartResult] = field(default_factory=list)
+    booking: list[BookingResult] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     missed: list[str] = field(default_factory=list)
+    # What makes the run fail (exit status 1): concurrent bookings that did not book exactly.
+    failed: list[str] = field(default_factory=list)
 
 
 def _ints(text: str) -> list[int]:
@@ -108,6 +124,9 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Plan, argparse.Namesp
     parser.add_argument("--reps", type=int, help="status views timed")
     parser.add_argument("--no-before", action="store_true", help="skip the run without 0004")
     parser.add_argument("--results", type=int, help="lab results seeded for the record part")
+    parser.add_argument("--doctors", type=int, help="doctors seeded for the booking part")
+    parser.add_argument("--days", type=int, help="days of slots per doctor (booking part)")
+    parser.add_argument("--booking-reps", type=int, help="calls timed per booking view")
     args = parser.parse_args(argv)
 
     plan = Plan()
@@ -116,6 +135,7 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Plan, argparse.Namesp
         plan.sign_ins, plan.rows, plan.reps = 2, 20_000, 50
         plan.record_accounts, plan.record_results, plan.record_reps = 10_000, 100_000, 50
         plan.chart_reps = 3
+        plan.booking_doctors, plan.booking_days, plan.booking_reps = 200, 30, 50
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     for name in backends:
         if name not in ("sqlite", "postgres"):
@@ -145,6 +165,12 @@ def parse_args(argv: Sequence[str] | None = None) -> tuple[Plan, argparse.Namesp
     if args.results:
         plan.record_results = args.results
         plan.record_accounts = max(2, args.results // 10)
+    if args.doctors:
+        plan.booking_doctors = args.doctors
+    if args.days:
+        plan.booking_days = args.days
+    if args.booking_reps:
+        plan.booking_reps = args.booking_reps
     return plan, args
 
 
@@ -420,6 +446,104 @@ def chart_table(results: Sequence[ChartResult]) -> str:
     return table(headers, rows)
 
 
+def booking_table(results: Sequence[BookingResult]) -> str:
+    rows: list[list[str]] = []
+    for r in results:
+        first = True
+        for name in BOOKING_CALLS:
+            if name not in r.query_ms:
+                continue
+            p95 = r.p(name, 95)
+            db = r.engine_ms.get(name, math.nan)
+            rows.append(
+                [
+                    r.backend if first else "",
+                    BOOKING_LABELS[name],
+                    _ms2(r.p(name, 50)),
+                    _ms2(p95),
+                    verdict(p95 <= BOOKING_TARGET_MS),
+                    f"{r.statements[name]:.1f}",
+                    "" if math.isnan(db) else _ms2(db),
+                    _ms2(percentile(r.call_ms[name], 50)),
+                    _ms2(percentile(r.call_ms[name], 95)),
+                ]
+            )
+            first = False
+        if r.reference_ms:
+            rows.append(
+                [
+                    r.backend if first else "",
+                    "baseline: SELECT a slot by primary key",
+                    _ms2(percentile(r.reference_ms, 50)),
+                    _ms2(percentile(r.reference_ms, 95)),
+                    "",
+                    "1.0",
+                    "",
+                    "",
+                    "",
+                ]
+            )
+        if r.error:
+            rows.append([r.backend, f"n/a ({r.error[:70]})"] + [""] * 7)
+    headers = [
+        "backend",
+        "call",
+        "queries p50 ms",
+        "p95 ms",
+        "p95 ≤10 ms",
+        "statements",
+        "DB alone",
+        "whole call p50",
+        "p95",
+    ]
+    return table(headers, rows)
+
+
+def race_lines(results: Sequence[BookingResult]) -> list[str]:
+    """The concurrent bookings of each backend: how many won, against the slots there were."""
+    lines = []
+    for r in results:
+        if not r.outcomes:
+            continue
+        others = ", ".join(
+            f"{n} {k}" for k, n in sorted(r.outcomes.items()) if k not in ("booked", "taken")
+        )
+        lines.append(
+            f"  {r.backend}: {r.attempts} concurrent bookings at {r.contested} slots: "
+            f"{r.won} booked, {r.outcomes.get('taken', 0)} «Это время только что заняли»"
+            + (f", {others}" if others else "")
+            + f"; {r.booked_in_db} booked in the table ({r.race_seconds:.1f} s) — "
+            + ("ok" if r.race_ok else f"FAILED, not {r.contested}")
+        )
+    return lines
+
+
+def print_booking_intro(results: Sequence[BookingResult], plan: Plan) -> None:
+    first = results[0]
+    print()
+    print(
+        f"6. Booking at {first.doctors:,} doctors × {first.days} days = {first.slots:,} slots "
+        f"({first.booked:,} booked; {first.therapists_per_org} therapists an organisation "
+        f"for «Любой врач»), {plan.booking_reps} calls each through BookingService, rolled back"
+    )
+    print(
+        "   queries = the statements' time as the driver runs them, summed per call; "
+        "DB alone = EXPLAIN ANALYZE planning+execution (PostgreSQL);\n"
+        "   seeded (COPY / executemany, indexes, ANALYZE) in "
+        + ", ".join(f"{r.backend} {r.seed_seconds:.0f} s" for r in results)
+    )
+
+
+def print_booking_plans(results: Sequence[BookingResult]) -> None:
+    """The plan of each call short of its target, to see which index it lacks."""
+    for r in results:
+        for name in BOOKING_CALLS:
+            if name in r.query_ms and not r.p(name, 95) <= BOOKING_TARGET_MS and r.plans.get(name):
+                print(f"\n   {r.backend} · {BOOKING_LABELS[name]}: the plan")
+                for line in r.plans[name].splitlines():
+                    print(f"     {line}")
+
+
 def collect_missed(report: Report) -> None:
     for r in report.form:
         if r.ratio < RATIO_TARGET:
@@ -441,6 +565,23 @@ def collect_missed(report: Report) -> None:
                     f"lab results {name} queries p95 {p95:.2f} ms > {RECORD_TARGET_MS:.0f} ms "
                     f"({rec.backend}, {rec.results:,} results)"
                 )
+    for b in report.booking:
+        for name in BOOKING_CALLS:
+            p95 = b.p(name, 95)
+            if name in b.query_ms and not p95 <= BOOKING_TARGET_MS:
+                report.missed.append(
+                    f"booking {BOOKING_LABELS[name]} queries p95 {p95:.2f} ms > "
+                    f"{BOOKING_TARGET_MS:.0f} ms ({b.backend}, {b.slots:,} slots)"
+                )
+        if b.error or not b.race_ok:
+            line = (
+                f"booking: {b.attempts} concurrent attempts at {b.contested} slots booked "
+                f"{b.won} ({b.booked_in_db} in the table), not {b.contested} ({b.backend})"
+            )
+            if b.error:
+                line = f"booking part failed ({b.backend}): {b.error[:100]}"
+            report.missed.append(line)
+            report.failed.append(line)
     for st in report.status:
         for name in (*QUERIES, "total"):
             p95 = st.indexed.p(name, 95)
@@ -525,6 +666,23 @@ async def run(plan: Plan, *, out: bool = True) -> Report:
                         f"{plan.chart_reps} renders each; peak = tracemalloc of one render"
                     )
                     print(chart_table(report.chart), flush=True)
+            if "booking" in plan.parts:
+                for backend in backends:
+                    report.booking.append(
+                        await run_booking(
+                            backend,
+                            plan.booking_doctors,
+                            plan.booking_days,
+                            plan.booking_reps,
+                            attempts=plan.booking_attempts,
+                            contested=plan.booking_contested,
+                        )
+                    )
+                if out and report.booking:
+                    print_booking_intro(report.booking, plan)
+                    print(booking_table(report.booking))
+                    print("\n".join(race_lines(report.booking)), flush=True)
+                    print_booking_plans(report.booking)
         finally:
             for backend in backends:
                 await backend.cleanup()
@@ -547,8 +705,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The application logs every console SMS at INFO; the bench prints its own tables.
     logging.basicConfig(level=logging.WARNING)
     print(header(), flush=True)
-    asyncio.run(run(plan))
-    return 0
+    report = asyncio.run(run(plan))
+    return 1 if report.failed else 0
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError as SettingsError
 
@@ -18,6 +20,8 @@ from bot.config import ConfigError, Settings
 log = logging.getLogger("bot")
 
 EXIT_CONFIG = 2
+# What argparse exits with on a bad argument; the booking commands' own checks too.
+EXIT_USAGE = 2
 
 
 # Libraries whose lower levels write what people typed, or noise; each is kept at
@@ -107,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_lab.add_argument("--name", required=True, help="the laboratory's name")
     add_lab.add_argument("--public-key", required=True, help="its public key, a PEM file")
     add_lab.add_argument("--issuer", help="the JWT iss it signs with (default: made up)")
+    _add_booking_commands(admin_sub)
     api = sub.add_parser("api", help="the laboratories' HTTP API alone (API_HOST, API_PORT)")
     api.add_argument("--host", help="default: API_HOST")
     api.add_argument("--port", type=int, help="default: API_PORT, else 8081")
@@ -134,8 +139,114 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS_RU = ("пн", "вт", "ср", "чт", "пт", "сб", "вс")
+
+
+def iso_day(text: str) -> date:
+    """An argparse type: YYYY-MM-DD."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date YYYY-MM-DD") from None
+
+
+def hours(text: str) -> tuple[time, time]:
+    """An argparse type: HH:MM-HH:MM, the end after the start."""
+    parts = text.replace("–", "-").split("-")
+    try:
+        if len(parts) != 2:
+            raise ValueError
+        start, end = (datetime.strptime(p.strip(), "%H:%M").time() for p in parts)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not hours HH:MM-HH:MM") from None
+    if end <= start:
+        raise argparse.ArgumentTypeError(f"{text!r}: the end must be after the start")
+    return start, end
+
+
+def weekdays(text: str) -> frozenset[int]:
+    """An argparse type: mon,tue,… (or пн,вт,…) as weekday numbers, Monday 0."""
+    found: set[int] = set()
+    for part in text.lower().split(","):
+        name = part.strip()
+        if not name:
+            continue
+        if name in WEEKDAYS:
+            found.add(WEEKDAYS.index(name))
+        elif name in WEEKDAYS_RU:
+            found.add(WEEKDAYS_RU.index(name))
+        else:
+            raise argparse.ArgumentTypeError(
+                f"{name!r} is not a day of the week ({','.join(WEEKDAYS)})"
+            )
+    if not found:
+        raise argparse.ArgumentTypeError("no day of the week given")
+    return frozenset(found)
+
+
+def _add_booking_commands(admin_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Doctors and their working days: `admin doctors|schedule|cancel-day|change-day`."""
+    doctors = admin_sub.add_parser("doctors", help="list doctors (ids for the schedule commands)")
+    doctors.add_argument("--org", help="only this organisation (its exact name)")
+    make = admin_sub.add_parser(
+        "schedule", help="make a doctor's working days (new times go to the waitlist)"
+    )
+    make.add_argument("--doctor", type=int, required=True, help="the doctor's id")
+    make.add_argument("--from", dest="first", type=iso_day, required=True, metavar="YYYY-MM-DD")
+    make.add_argument("--to", dest="last", type=iso_day, required=True, metavar="YYYY-MM-DD")
+    make.add_argument("--hours", type=hours, required=True, metavar="HH:MM-HH:MM")
+    make.add_argument(
+        "--days",
+        type=weekdays,
+        default=frozenset(range(5)),
+        help="days of the week (default: mon,tue,wed,thu,fri)",
+    )
+    cancel = admin_sub.add_parser(
+        "cancel-day", help="cancel a doctor's day; every patient booked is told the reason"
+    )
+    change = admin_sub.add_parser(
+        "change-day", help="new hours for a doctor's day; visits outside them are cancelled"
+    )
+    for cmd in (cancel, change):
+        cmd.add_argument("--doctor", type=int, required=True, help="the doctor's id")
+        cmd.add_argument("--day", type=iso_day, required=True, metavar="YYYY-MM-DD")
+        if cmd is change:
+            cmd.add_argument("--hours", type=hours, required=True, metavar="HH:MM-HH:MM")
+        cmd.add_argument("--reason", required=True, help="told to the patients (in Russian)")
+
+
+# ScheduleDay.reason and Appointment.cancel_reason hold this many characters.
+REASON_MAX_LENGTH = 300
+
+
+def check_booking_args(args: argparse.Namespace, today: date) -> str | None:
+    """What is wrong with the dates or the reason together (argparse checked each alone)."""
+    command = getattr(args, "admin_command", None)
+    if command == "schedule":
+        if args.last < args.first:
+            return f"--to {args.last} is before --from {args.first}"
+        if args.first < today:
+            return f"--from {args.first} is in the past (today is {today} in Moscow)"
+        if (args.last - args.first).days > 366:
+            return "at most a year at once (--from … --to)"
+    if command in ("cancel-day", "change-day"):
+        args.reason = args.reason.strip()
+        if not args.reason:
+            return "--reason is empty: the patients are told it"
+        if len(args.reason) > REASON_MAX_LENGTH:
+            return f"--reason is longer than {REASON_MAX_LENGTH} characters"
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "admin":
+        problem = check_booking_args(args, datetime.now(ZoneInfo("Europe/Moscow")).date())
+        if problem is not None:
+            print(f"error: {problem}", file=sys.stderr)
+            return EXIT_USAGE
     try:
         settings = Settings()
     except SettingsError as exc:

@@ -24,6 +24,7 @@ from bot.app import build_runtime
 from bot.config import Settings
 from bot.runner import prepare
 from bot.workers import start_workers
+from services.booking.demo import ORGANISATION_NAME, WORKING_DAYS
 from services.core.gateways import ConsoleMail, ConsoleSms
 from services.demo import DEMO_PASSWORD, DEMO_PEOPLE, seed_demo
 from tgsandbox import ApiError, Sandbox, SandboxEvent, SandboxFile, SandboxMessage, SandboxUser
@@ -264,6 +265,10 @@ async def run_console(
             f"  {account.last_name} {account.first_name} {account.middle_name or ''}: "
             f"{account.phone}, второй фактор: {demo.second_factor}"
         )
+    console.say(
+        f"Запись к врачу: Анна и Петров прикреплены к поликлинике «{ORGANISATION_NAME}»; "
+        f"расписание на {WORKING_DAYS} рабочих дней вперёд от дня, когда созданы демо-данные."
+    )
     if api_runner is not None:
         console.say(
             f"API лабораторий: http://{settings.api_host}:{api_port}/api/v1/lab-results "

@@ -9,6 +9,7 @@ import hmac
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from aiogram import Bot
@@ -27,6 +28,7 @@ from services.demo import seed_demo
 from services.identity.admin import AdminService, NewAccount
 from storage.fsm import ping_redis
 from storage.migrate import upgrade_async
+from storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -292,6 +294,8 @@ async def admin(args: argparse.Namespace, settings: Settings) -> int:
         from bot.api import add_lab
 
         return await add_lab(args, settings)
+    if args.admin_command in BOOKING_COMMANDS:
+        return await _admin_booking(args, settings)
     runtime = await _with_runtime(settings)
     try:
         async with runtime.uow_factory() as uow:
@@ -330,6 +334,130 @@ async def admin(args: argparse.Namespace, settings: Settings) -> int:
         await runtime.close()
     print(message)
     return 0
+
+
+BOOKING_COMMANDS = ("doctors", "schedule", "cancel-day", "change-day")
+
+
+async def _admin_booking(args: argparse.Namespace, settings: Settings) -> int:
+    """`admin doctors|schedule|cancel-day|change-day`: one unit of work, audited."""
+    from services.booking import schedule
+
+    runtime = await _with_runtime(settings)
+    operator = f"admin:{args.operator}"
+    lines: list[str] = []
+    try:
+        async with runtime.uow_factory() as uow:
+            try:
+                if args.admin_command == "doctors":
+                    lines = await _list_doctors(uow, args.org)
+                elif args.admin_command == "schedule":
+                    lines = await _make_schedule(uow, runtime, args, operator)
+                elif args.admin_command == "cancel-day":
+                    told = await schedule.cancel_day(
+                        uow,
+                        runtime.ctx,
+                        args.doctor,
+                        args.day,
+                        args.reason.strip(),
+                        operator=operator,
+                    )
+                    lines = [f"day {args.day} of doctor {args.doctor} cancelled; {told} told"]
+                else:
+                    start, end = args.hours
+                    change = await schedule.change_day(
+                        uow,
+                        runtime.ctx,
+                        args.doctor,
+                        args.day,
+                        start,
+                        end,
+                        args.reason.strip(),
+                        operator=operator,
+                    )
+                    lines = [
+                        f"day {args.day} of doctor {args.doctor} now {start:%H:%M}-{end:%H:%M}: "
+                        f"{change.closed} slots closed, {change.opened} opened, "
+                        f"{change.told} told"
+                    ]
+            except DomainError as exc:
+                print(f"error: {exc.message}", file=sys.stderr)
+                return 1
+            await uow.commit()
+    finally:
+        await runtime.close()
+    for line in lines:
+        print(line)
+    return 0
+
+
+async def _list_doctors(uow: UnitOfWork, organisation: str | None) -> list[str]:
+    catalog = uow.booking.catalog
+    doctors = list(await catalog.all_doctors())
+    if organisation is not None:
+        found = await catalog.organisation_by_name(organisation)
+        if found is None:
+            raise DomainError(f"Организации «{organisation}» нет.")
+        doctors = [d for d in doctors if d.organisation_id == found.id]
+    names: dict[int, str] = {}
+    specialties = {s.code: s.name for s in await catalog.specialties()}
+    rows = []
+    for doctor in doctors:
+        if doctor.organisation_id not in names:
+            org = await catalog.organisation(doctor.organisation_id)
+            names[doctor.organisation_id] = org.name if org else str(doctor.organisation_id)
+        name = " ".join(p for p in (doctor.last_name, doctor.first_name, doctor.middle_name) if p)
+        if not doctor.active:
+            name += " (не ведёт приём)"
+        rows.append(
+            [
+                str(doctor.id),
+                name,
+                specialties.get(doctor.specialty_code, doctor.specialty_code),
+                names[doctor.organisation_id],
+                doctor.cabinet,
+            ]
+        )
+    if not rows:
+        return ["no doctors"]
+    return _table(["id", "doctor", "specialty", "organisation", "cabinet"], rows)
+
+
+async def _make_schedule(
+    uow: UnitOfWork, runtime: Runtime, args: argparse.Namespace, operator: str
+) -> list[str]:
+    from services.booking import schedule
+
+    if await uow.booking.catalog.doctor(args.doctor) is None:
+        raise DomainError(schedule.MSG_NO_DOCTOR)
+    start, end = args.hours
+    lines, made, slots = [], 0, 0
+    day: date = args.first
+    while day <= args.last:
+        if day.weekday() in args.days:
+            if await uow.booking.schedule.day(args.doctor, day) is not None:
+                lines.append(f"{day} skipped: the doctor has a schedule that day already")
+            else:
+                created = await schedule.add_day(
+                    uow, runtime.ctx, args.doctor, day, start, end, operator=operator
+                )
+                made += 1
+                slots += len(created)
+        day += timedelta(days=1)
+    lines.append(
+        f"doctor {args.doctor}: {made} working days made ({slots} slots, "
+        f"{start:%H:%M}-{end:%H:%M}), {len(lines)} skipped"
+    )
+    return lines
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(cell) for cell in column) for column in zip(headers, *rows, strict=True)]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)]
 
 
 async def audit(args: argparse.Namespace, settings: Settings) -> int:

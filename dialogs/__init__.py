@@ -7,6 +7,9 @@ from aiogram import Router
 
 
 def build_router() -> Router:
+    from dialogs.booking.book.dialog import build_dialog as book_dialog
+    from dialogs.booking.offer.dialog import build_dialog as offer_dialog
+    from dialogs.booking.visits.dialog import build_dialog as visits_dialog
     from dialogs.core.guard import protect
     from dialogs.core.journal.dialog import build_dialog as journal_dialog
     from dialogs.core.otp.dialog import build_dialog as otp_dialog
@@ -20,6 +23,9 @@ def build_router() -> Router:
     from dialogs.record.card.dialog import build_dialog as record_dialog
     from dialogs.record.extracts.dialog import build_dialog as extracts_dialog
     from dialogs.record.labs.dialog import build_dialog as labs_dialog
+    from dialogs.sharing.accept.dialog import build_dialog as accept_dialog
+    from dialogs.sharing.access.dialog import build_dialog as sharing_dialog
+    from dialogs.sharing.cards.dialog import build_dialog as cards_dialog
 
     router = Router(name="dialogs")
     router.include_routers(
@@ -35,5 +41,13 @@ def build_router() -> Router:
         record_dialog(),
         labs_dialog(),
         extracts_dialog(),
+        sharing_dialog(),
+        accept_dialog(),
+        cards_dialog(),
+        book_dialog(),
+        visits_dialog(),
+        offer_dialog(),
     )
-    return protect(router)
+    from dialogs.core.card import protect_cards
+
+    return protect_cards(protect(router))

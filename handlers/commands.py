@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import Router
+from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.types import Message
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 
 from dialogs.identity.signin.states import SignIn
 from dialogs.menu.states import MainMenu
+from dialogs.sharing.accept.handlers import open_invitation_link
+from dialogs.sharing.cards.handlers import open_relative_home
 from handlers.errors import EXPIRED
 from services.core.access import CurrentUser
 from services.core.work import UseCases
@@ -21,6 +23,8 @@ async def open_home(manager: DialogManager, user: CurrentUser | None, *, welcome
     """The main menu for a signed-in person; the sign-in for anyone else."""
     if user is not None:
         await manager.start(MainMenu.main, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
+    elif await open_relative_home(manager):
+        return  # a relative without a session: their «Карты близких»
     else:
         state = SignIn.welcome if welcome else SignIn.login
         await manager.start(state, mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND)
@@ -59,6 +63,9 @@ async def on_logout(message: Message, dialog_manager: DialogManager, **data: Any
 
 def build_router() -> Router:
     router = Router(name="commands")
+    router.message.register(
+        open_invitation_link, CommandStart(deep_link=True, magic=F.args.startswith("inv_"))
+    )
     router.message.register(on_start, CommandStart())
     router.message.register(on_menu, Command("menu"))
     router.message.register(on_logout, Command("logout"))

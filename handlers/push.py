@@ -12,16 +12,22 @@ outbox rows queued before (``{"callback_data": "push:status"}``) keep working.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Self
 
 from aiogram import F, Router
 from aiogram.filters.callback_data import MAX_CALLBACK_LENGTH, CallbackData
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 
+from dialogs.booking.book.states import BookVisit
+from dialogs.booking.contract import BookStart, OfferStart, VisitsStart
+from dialogs.booking.offer.states import WaitlistOffer
+from dialogs.booking.visits.states import MyVisits
 from dialogs.enrolment.status.states import ApplicationStatus
 from dialogs.record.labs.states import LabResults
+from dialogs.sharing import push as sharing_push
 from handlers.commands import open_home
 from services.core.access import CurrentUser
 from services.core.notify import ButtonAction
@@ -31,6 +37,10 @@ __all__ = ["MAX_CALLBACK_LENGTH", "PushAction", "build_router", "callback_data_o
 SIGN_IN_FOR_STATUS = "Чтобы посмотреть статус заявки, войдите в учётную запись."
 SIGN_IN_FOR_RESULT = "Чтобы открыть результат анализа, войдите в учётную запись."
 NO_SUCH_RESULT = "Такого результата анализа нет."
+SIGN_IN_FOR_VISIT = "Чтобы открыть запись на приём, войдите в учётную запись."
+SIGN_IN_FOR_OFFER = "Чтобы записаться на освободившееся время, войдите в учётную запись."
+NO_SUCH_VISIT = "Такой записи нет."
+NO_SUCH_OFFER = "Такого предложения нет."
 
 
 class PushAction(CallbackData, prefix="push"):
@@ -111,9 +121,169 @@ async def on_result(
     )
 
 
+def _small_number(arg: str) -> int | None:
+    """The id a push button carries, or None when it is not a small number (forged)."""
+    if not arg.isdigit() or len(arg) > 18:
+        return None
+    return int(arg)
+
+
+async def _open(
+    callback: CallbackQuery,
+    callback_data: PushAction,
+    dialog_manager: DialogManager,
+    current_user: CurrentUser | None,
+    *,
+    sign_in: str,
+    no_such: str,
+    state: State,
+    data: Callable[[int], dict[str, Any]],
+) -> None:
+    """A booking push button: its window, or the sign-in first.
+
+    The windows ask the service (the access rule) themselves, so a forged or
+    another person's id shows a refusal there, never data.
+    """
+    if current_user is None:
+        await callback.answer(sign_in, show_alert=True)
+        await open_home(dialog_manager, None, welcome=False)
+        return
+    item_id = _small_number(callback_data.arg)
+    if item_id is None:
+        await callback.answer(no_such, show_alert=True)
+        return
+    await callback.answer()
+    await dialog_manager.start(
+        state, data=data(item_id), mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND
+    )
+
+
+async def on_visit(
+    callback: CallbackQuery,
+    callback_data: PushAction,
+    dialog_manager: DialogManager,
+    current_user: CurrentUser | None,
+) -> None:
+    """«Мои записи» under a push: that visit."""
+    await _open(
+        callback,
+        callback_data,
+        dialog_manager,
+        current_user,
+        sign_in=SIGN_IN_FOR_VISIT,
+        no_such=NO_SUCH_VISIT,
+        state=MyVisits.visit,
+        data=lambda visit_id: VisitsStart(visit_id=visit_id).to_data(),
+    )
+
+
+async def on_visit_cancel(
+    callback: CallbackQuery,
+    callback_data: PushAction,
+    dialog_manager: DialogManager,
+    current_user: CurrentUser | None,
+) -> None:
+    """«Отменить» under a reminder: «Отменить запись?» for that visit."""
+    await _open(
+        callback,
+        callback_data,
+        dialog_manager,
+        current_user,
+        sign_in=SIGN_IN_FOR_VISIT,
+        no_such=NO_SUCH_VISIT,
+        state=MyVisits.cancel,
+        data=lambda visit_id: VisitsStart(visit_id=visit_id, cancel=True).to_data(),
+    )
+
+
+async def on_visit_move(
+    callback: CallbackQuery,
+    callback_data: PushAction,
+    dialog_manager: DialogManager,
+    current_user: CurrentUser | None,
+) -> None:
+    """«Перенести» under a reminder: the calendar for moving that visit."""
+    await _open(
+        callback,
+        callback_data,
+        dialog_manager,
+        current_user,
+        sign_in=SIGN_IN_FOR_VISIT,
+        no_such=NO_SUCH_VISIT,
+        state=BookVisit.calendar,
+        data=lambda visit_id: BookStart(move_visit_id=visit_id).to_data(),
+    )
+
+
+async def on_rebook(
+    callback: CallbackQuery,
+    callback_data: PushAction,
+    dialog_manager: DialogManager,
+    current_user: CurrentUser | None,
+) -> None:
+    """«Выбрать другое время» after the clinic cancelled a visit: its doctor's calendar."""
+    await _open(
+        callback,
+        callback_data,
+        dialog_manager,
+        current_user,
+        sign_in=SIGN_IN_FOR_VISIT,
+        no_such=NO_SUCH_VISIT,
+        state=BookVisit.calendar,
+        data=lambda visit_id: BookStart(rebook_visit_id=visit_id).to_data(),
+    )
+
+
+async def on_offer(
+    callback: CallbackQuery,
+    callback_data: PushAction,
+    dialog_manager: DialogManager,
+    current_user: CurrentUser | None,
+) -> None:
+    """«Записаться» under «Освободилось время»: the offer, or why it is gone."""
+    await _open(
+        callback,
+        callback_data,
+        dialog_manager,
+        current_user,
+        sign_in=SIGN_IN_FOR_OFFER,
+        no_such=NO_SUCH_OFFER,
+        state=WaitlistOffer.main,
+        data=lambda offer_id: OfferStart(offer_id=offer_id).to_data(),
+    )
+
+
+async def on_sharing(
+    callback: CallbackQuery,
+    callback_data: PushAction,
+    current_user: CurrentUser | None,
+    **data: Any,
+) -> None:
+    """«Запросить доступ снова» (the relative), «Разрешить» / «Отклонить» (the patient)."""
+    if callback_data.action == ButtonAction.SHARING_REQUEST:
+        await sharing_push.on_request_again(callback, callback_data.arg, current_user, data)
+        return
+    allow = callback_data.action == ButtonAction.SHARING_ALLOW
+    await sharing_push.on_answer(callback, callback_data.arg, current_user, data, allow=allow)
+
+
 def build_router() -> Router:
     router = Router(name="push")
     router.callback_query.register(on_menu, PushAction.filter(F.action == ButtonAction.MENU))
     router.callback_query.register(on_status, PushAction.filter(F.action == ButtonAction.STATUS))
     router.callback_query.register(on_result, PushAction.filter(F.action == ButtonAction.RESULT))
+    for action, handler in (
+        (ButtonAction.VISIT, on_visit),
+        (ButtonAction.VISIT_CANCEL, on_visit_cancel),
+        (ButtonAction.VISIT_MOVE, on_visit_move),
+        (ButtonAction.REBOOK, on_rebook),
+        (ButtonAction.WAITLIST_OFFER, on_offer),
+    ):
+        router.callback_query.register(handler, PushAction.filter(F.action == action))
+    sharing_actions = (
+        ButtonAction.SHARING_REQUEST,
+        ButtonAction.SHARING_ALLOW,
+        ButtonAction.SHARING_DECLINE,
+    )
+    router.callback_query.register(on_sharing, PushAction.filter(F.action.in_(sharing_actions)))
     return router

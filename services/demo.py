@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from services.booking.demo import seed_booking
 from services.core.context import AppContext
 from services.core.gateways import RegistryRecord
 from services.identity.admin import AdminService, NewAccount
@@ -192,7 +193,15 @@ async def seed_demo(uow: UnitOfWork, ctx: AppContext) -> list[str]:
                 )
             )
     await _open_anna_record(uow, ctx)
+    await _seed_booking(uow, ctx)
     return created
+
+
+async def _seed_booking(uow: UnitOfWork, ctx: AppContext) -> None:
+    anna = await uow.identity.accounts.find_by_login("phone", DEMO_PEOPLE[0].account.phone)
+    petrov = await uow.identity.accounts.find_by_login("phone", DEMO_PEOPLE[1].account.phone)
+    if anna is not None and petrov is not None:
+        await seed_booking(uow, ctx, anna_account_id=anna.id, petrov_account_id=petrov.id)
 
 
 # Анна's card is open from the start (her application was decided long ago), so the

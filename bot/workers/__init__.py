@@ -9,6 +9,7 @@ from aiogram import Bot
 from aiogram.fsm.storage.redis import RedisStorage
 
 from bot.app import Runtime
+from bot.workers.booking import WaitlistWorker
 from bot.workers.limits import LocalLimiter, RedisLimiter, SendLimiter
 from bot.workers.notifier import Notifier
 from bot.workers.processor import Processor
@@ -69,12 +70,24 @@ def build_processor(runtime: Runtime, bot: Bot) -> Processor:
     )
 
 
+def build_waitlist_worker(runtime: Runtime) -> WaitlistWorker:
+    settings = runtime.settings
+    return WaitlistWorker(
+        runtime.uow_factory,
+        runtime.ctx,
+        poll_seconds=settings.worker_poll_seconds,
+        outage_backoff_max=settings.worker_outage_backoff_max_seconds,
+    )
+
+
 def start_workers(runtime: Runtime, bot: Bot, stop: asyncio.Event) -> list[asyncio.Task[None]]:
     notifier = build_notifier(runtime, bot)
     processor = build_processor(runtime, bot)
+    waitlist = build_waitlist_worker(runtime)
     return [
         asyncio.create_task(
             notifier.run(stop, runtime.settings.worker_poll_seconds), name="notifier"
         ),
         asyncio.create_task(processor.run(stop), name="processor"),
+        asyncio.create_task(waitlist.run(stop), name="waitlist"),
     ]

@@ -18,17 +18,31 @@ from aiogram_dialog.api.internal import CONTEXT_KEY
 from dialogs.core.otp.states import Otp
 from dialogs.identity.recovery.states import Recovery
 from dialogs.identity.signin.states import SignIn
+from dialogs.sharing.accept.states import AcceptInvitation
+from dialogs.sharing.cards.states import RelativeCards
 from services.core.errors import SessionRequired
 
 # Dialogs a person uses before signing in. The code sub-dialog is bound to the
 # account and purpose it was started for, so it is safe here too.
 PUBLIC_GROUPS = frozenset({SignIn, Recovery, Otp})
+# A relative needs no portal account: they are known by the Telegram account that
+# accepted the invitation, and the access rule decides on every event (dialogs.core.card).
+RELATIVE_GROUPS = frozenset({AcceptInvitation, RelativeCards})
 
 Handler = Callable[[TelegramObject, dict[str, Any]], Awaitable[Any]]
 
 
+def _on_card(context: Context) -> bool:
+    return isinstance(context.start_data, dict) and isinstance(context.start_data.get("card"), int)
+
+
 def needs_session(context: Context | None) -> bool:
-    return context is not None and context.state.group not in PUBLIC_GROUPS
+    return (
+        context is not None
+        and context.state.group not in PUBLIC_GROUPS
+        and context.state.group not in RELATIVE_GROUPS
+        and not _on_card(context)
+    )
 
 
 class SessionGuard(BaseMiddleware):

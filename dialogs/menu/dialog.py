@@ -2,6 +2,8 @@ from aiogram_dialog import Dialog, LaunchMode, Window
 from aiogram_dialog.widgets.kbd import Button, Start
 from aiogram_dialog.widgets.text import Const, Format
 
+from dialogs.booking.book.states import BookVisit
+from dialogs.booking.visits.states import MyVisits
 from dialogs.core.common import buttons_only
 from dialogs.core.journal.states import Journal
 from dialogs.core.widgets import back_button, error_line, switch_button
@@ -10,6 +12,8 @@ from dialogs.menu import handlers
 from dialogs.menu.getters import history_getter, main_getter
 from dialogs.menu.states import MainMenu
 from dialogs.record.card.states import RecordCard
+from dialogs.sharing.access.states import RelativesAccess
+from dialogs.sharing.cards.states import RelativeCards
 
 
 def build_dialog() -> Dialog:
@@ -18,10 +22,14 @@ def build_dialog() -> Dialog:
             Format("Главное меню\n\nЗдравствуйте, {name}! Выберите, что вы хотите сделать."),
             Const("\nЭлектронная медицинская карта открыта.", when="record_open"),
             Start(Const("Моя медкарта"), id="record", state=RecordCard.main, when="record_open"),
+            Start(Const("Записаться к врачу"), id="book", state=BookVisit.specialty),
+            Start(Const("Мои записи"), id="visits", state=MyVisits.main),
             Button(Const("Заявление на ЭМК"), id="application", on_click=handlers.on_application),
             Start(Const("Статус заявки"), id="status", state=ApplicationStatus.main),
             switch_button("История входов", id="history", state=MainMenu.history),
             Start(Const("Журнал действий"), id="journal", state=Journal.main),
+            Start(Const("Доступ для близких"), id="sharing", state=RelativesAccess.main),
+            Start(Const("Карты близких"), id="relative_cards", state=RelativeCards.main),
             Button(Const("Сменить пароль"), id="password", on_click=handlers.on_change_password),
             Button(Const("Выйти"), id="logout", on_click=handlers.on_logout),
             error_line,

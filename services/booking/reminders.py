@@ -4,6 +4,11 @@ They are outbox rows with a due time and the visit's topic (``visit:<id>``),
 queued in the unit of work that books the visit; cancelling or moving it
 withdraws them (``notify.withdraw``), so none comes after a cancellation.
 A reminder whose moment has already passed when the visit is booked is not queued.
+
+A reminder carries «Перенести» and «Отменить» only while the visit can still be
+changed when it arrives (``VISIT_CHANGE_MIN_MINUTES`` before, with a margin for
+the delivery); the one two hours before, with the default settings, says to
+call the registry instead, since the buttons would only be refused.
 """
 
 from __future__ import annotations
@@ -31,14 +36,27 @@ def moments(ctx: AppContext, starts_at: datetime) -> list[tuple[str, datetime]]:
     return [("visit_reminder_day", day_before), ("visit_reminder_soon", shortly)]
 
 
-def _text(kind: str, view: VisitView) -> str:
+# How long a reminder may take to reach the chat after its due time.
+DELIVERY_MARGIN = timedelta(minutes=15)
+
+
+def changeable_on_arrival(ctx: AppContext, due: datetime, starts_at: datetime) -> bool:
+    """Whether the visit can still be moved or cancelled when the reminder arrives."""
+    return starts_at - (due + DELIVERY_MARGIN) >= timedelta(minutes=ctx.booking.change_min_minutes)
+
+
+def _text(kind: str, view: VisitView, *, changeable: bool) -> str:
     opening = "Напоминаем: завтра" if kind == "visit_reminder_day" else "Напоминаем: сегодня"
-    return (
+    text = (
         f"{opening} приём — {view.specialty_name} {view.doctor_short}, {view.when}, "
         f"кабинет {view.cabinet}, {view.organisation_name}"
         + (f", {view.address}" if view.address else "")
         + f". С собой: {view.what_to_bring}."
     )
+    if not changeable:
+        call = f" по телефону {view.registry_phone}" if view.registry_phone else ""
+        text += f" Если вы не сможете прийти, позвоните, пожалуйста, в регистратуру{call}."
+    return text
 
 
 async def schedule(uow: UnitOfWork, ctx: AppContext, visit: Appointment, view: VisitView) -> int:
@@ -48,16 +66,22 @@ async def schedule(uow: UnitOfWork, ctx: AppContext, visit: Appointment, view: V
     for kind, due in moments(ctx, visit.starts_at):
         if due <= now or due >= visit.starts_at:
             continue
+        changeable = changeable_on_arrival(ctx, due, visit.starts_at)
+        buttons = (
+            [
+                notify.Button("Перенести", notify.ButtonAction.VISIT_MOVE, str(visit.id)),
+                notify.Button("Отменить", notify.ButtonAction.VISIT_CANCEL, str(visit.id)),
+            ]
+            if changeable
+            else [notify.Button("Мои записи", notify.ButtonAction.VISIT, str(visit.id))]
+        )
         count += await notify.to_account(
             uow,
             ctx,
             account_id=visit.patient_account_id,
             kind=kind,
-            text=_text(kind, view),
-            buttons=[
-                notify.Button("Перенести", notify.ButtonAction.VISIT_MOVE, str(visit.id)),
-                notify.Button("Отменить", notify.ButtonAction.VISIT_CANCEL, str(visit.id)),
-            ],
+            text=_text(kind, view, changeable=changeable),
+            buttons=buttons,
             due_at=due,
             topic=f"visit:{visit.id}",
         )

@@ -1,27 +1,45 @@
-"""Doctors' working days and the slots they produce; a day cancelled (``admin`` commands).
+"""Doctors' working days and the slots they produce; a day cancelled or changed (``admin``).
 
 ``add_day`` makes one working day from its hours and the specialty's slot
 length; each new slot is offered to the waitlist. ``cancel_day`` closes the
 day's slots and cancels its visits: every patient booked that day gets a push
-with the reason and «Выбрать другое время».
+with the reason and «Выбрать другое время». ``change_day`` gives the day new
+hours: the slots outside them are closed and their visits cancelled the same
+way, the times inside them the day lacked are opened and offered to the
+waitlist.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from services.booking import waitlist
-from services.booking.texts import MSK, doctor_short, when_text
+from services.booking.texts import MSK, doctor_short, msk_today, when_text
 from services.core import audit, notify
 from services.core.context import AppContext
 from services.core.errors import DomainError
-from storage.models import ScheduleDay, Slot
+from storage.models import Doctor, ScheduleDay, Slot
 from storage.uow import UnitOfWork
 
 MSG_NO_DOCTOR = "Такого врача нет."
 MSG_HOURS = "Конец приёма должен быть позже начала."
 MSG_DAY_EXISTS = "На этот день у врача уже есть расписание."
 MSG_NO_DAY = "На этот день у врача нет расписания."
+MSG_DAY_CANCELLED = "Этот день у врача отменён: изменить часы приёма нельзя."
+MSG_DAY_PAST = "Этот день уже прошёл: изменить часы приёма нельзя."
+
+
+def cut(starts_at: datetime, ends_at: datetime, minutes: int) -> list[tuple[datetime, datetime]]:
+    """The (start, end) of each slot of `minutes` that fits into [starts_at, ends_at)."""
+    step = timedelta(minutes=minutes)
+    times = []
+    moment = starts_at
+    while moment + step <= ends_at:
+        times.append((moment, moment + step))
+        moment += step
+    return times
 
 
 async def add_day(
@@ -98,12 +116,162 @@ async def cancel_day(
     schedule_day.reason = reason
     schedule_day.changed_at = now
     slots = await uow.booking.schedule.slots_of_day(schedule_day.id)
-    await uow.booking.schedule.close_slots([s.id for s in slots])
+    told = await _close(uow, ctx, doctor, day, slots, reason, operator=operator)
+    await audit.record(
+        uow,
+        ctx,
+        actor=operator,
+        action="schedule.cancel_day",
+        doctor_id=doctor_id,
+        day=day.isoformat(),
+        visits=told,
+    )
+    return told
+
+
+@dataclass(frozen=True)
+class DayChange:
+    """What ``change_day`` did: slots closed and opened, patients told."""
+
+    closed: int
+    opened: int
+    told: int
+
+
+async def change_day(
+    uow: UnitOfWork,
+    ctx: AppContext,
+    doctor_id: int,
+    day: date,
+    start: time,
+    end: time,
+    reason: str,
+    *,
+    operator: str,
+) -> DayChange:
+    """New hours for a doctor's working day.
+
+    Slots outside the new hours are closed and their visits cancelled (each
+    patient is told the reason, with «Выбрать другое время»); times inside the
+    new hours that the day did not have are opened and offered to the waitlist.
+    Slots that have begun already are left as they are.
+    """
+    doctor = await uow.booking.catalog.doctor(doctor_id)
+    if doctor is None:
+        raise DomainError(MSG_NO_DOCTOR)
+    schedule_day = await uow.booking.schedule.day(doctor_id, day)
+    if schedule_day is None:
+        raise DomainError(MSG_NO_DAY)
+    if schedule_day.status != "working":
+        raise DomainError(MSG_DAY_CANCELLED)
+    if day < msk_today(ctx):
+        raise DomainError(MSG_DAY_PAST)
     specialty = await uow.booking.catalog.specialty(doctor.specialty_code)
+    assert specialty is not None
+    starts_at = datetime.combine(day, start, MSK)
+    ends_at = datetime.combine(day, end, MSK)
+    if ends_at <= starts_at:
+        raise DomainError(MSG_HOURS)
+    now = ctx.gateways.clock.now()
+    old_hours = _hours(schedule_day.starts_at, schedule_day.ends_at)
+
+    slots = list(await uow.booking.schedule.slots_of_day(schedule_day.id))
+    ahead = [s for s in slots if s.starts_at > now]
+    outside = [s for s in ahead if s.starts_at < starts_at or s.ends_at > ends_at]
+    inside = [s for s in ahead if s.starts_at >= starts_at and s.ends_at <= ends_at]
+    by_start = {s.starts_at: s for s in slots}
+
+    # Times of the new hours the day lacks: closed ones reopen, missing ones are made.
+    reopened = [s for s in inside if s.status == "closed"]
+    step = timedelta(minutes=specialty.slot_minutes)
+    created: list[Slot] = []
+    moment = starts_at
+    while moment + step <= ends_at:
+        if (
+            moment > now
+            and moment not in by_start
+            and not any(s.starts_at < moment + step and moment < s.ends_at for s in inside)
+        ):
+            created.append(
+                Slot(
+                    doctor_id=doctor_id,
+                    schedule_day_id=schedule_day.id,
+                    day=day,
+                    starts_at=moment,
+                    ends_at=moment + step,
+                    status="open",
+                )
+            )
+        moment += step
+
+    schedule_day.starts_at = starts_at
+    schedule_day.ends_at = ends_at
+    schedule_day.reason = reason
+    schedule_day.changed_at = now
+    closing = [s for s in outside if s.status == "open"]
+    told = await _close(uow, ctx, doctor, day, outside, reason, operator=operator)
+    for slot in reopened:
+        slot.status = "open"
+    await uow.booking.schedule.add_slots(created)
+    opened = sorted([*reopened, *created], key=lambda s: s.starts_at)
+    for slot in opened:
+        await waitlist.offer_freed(uow, ctx, slot)
+    await audit.record(
+        uow,
+        ctx,
+        actor=operator,
+        action="schedule.change_day",
+        doctor_id=doctor_id,
+        day=day.isoformat(),
+        hours_before=old_hours,
+        hours=_hours(starts_at, ends_at),
+        closed=len(closing),
+        opened=len(opened),
+        visits=told,
+    )
+    return DayChange(closed=len(closing), opened=len(opened), told=told)
+
+
+def _hours(starts_at: datetime, ends_at: datetime) -> str:
+    return f"{starts_at.astimezone(MSK):%H:%M}-{ends_at.astimezone(MSK):%H:%M}"
+
+
+async def _close(
+    uow: UnitOfWork,
+    ctx: AppContext,
+    doctor: Doctor,
+    day: date,
+    slots: Sequence[Slot],
+    reason: str,
+    *,
+    operator: str,
+) -> int:
+    """Close `slots` of the doctor's `day` and cancel the visits booked in them.
+
+    Each patient gets a push with the reason and «Выбрать другое время»; the
+    visit's reminders are withdrawn and its referral given back. A time held
+    for someone on the waitlist is no longer theirs. Returns how many visits
+    were cancelled.
+    """
+    if not slots:
+        return 0
+    now = ctx.gateways.clock.now()
+    await uow.booking.schedule.close_slots([s.id for s in slots])
+    for slot in slots:
+        offer = await uow.booking.waitlist.open_offer_for_slot(slot.id)
+        if offer is not None:
+            offer.status = "gone"
+            await notify.withdraw(uow, f"offer:{offer.id}")
+    specialty = await uow.booking.catalog.specialty(doctor.specialty_code)
+    slot_ids = {s.id for s in slots}
+    # The whole Moscow day: the visits are found whatever the day's hours were.
+    first = datetime.combine(day, time(0), MSK)
     told = 0
     for visit in await uow.booking.visits.booked_on_day(
-        doctor_id, schedule_day.starts_at, schedule_day.ends_at + timedelta(seconds=1)
+        doctor.id, first, first + timedelta(days=1)
     ):
+        if visit.slot_id not in slot_ids:
+            continue
         visit.status = "cancelled"
         visit.cancelled_at = now
         visit.cancel_reason = reason
@@ -133,16 +301,7 @@ async def cancel_day(
             action="visit.cancel_by_clinic",
             subject_account_id=visit.patient_account_id,
             visit_id=visit.id,
-            doctor_id=doctor_id,
+            doctor_id=doctor.id,
         )
         told += 1
-    await audit.record(
-        uow,
-        ctx,
-        actor=operator,
-        action="schedule.cancel_day",
-        doctor_id=doctor_id,
-        day=day.isoformat(),
-        visits=told,
-    )
     return told

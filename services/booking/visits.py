@@ -23,6 +23,7 @@ work: interrupted anywhere, the person has exactly the visit they had.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -47,7 +48,8 @@ from services.core.access import (
 )
 from services.core.context import AppContext
 from services.core.errors import DomainError, NotFoundError
-from services.core.files import UploadInfo
+from services.core.files import MAX_UPLOAD_BYTES, UploadInfo, UploadRejected, inspect_upload
+from services.core.work import Work, in_unit
 from storage.models import Appointment, Doctor, Organisation, Slot, Specialty, WaitlistEntry
 from storage.uow import UnitOfWork
 
@@ -56,11 +58,15 @@ __all__ = [
     "BookingService",
     "BookingStart",
     "DoctorOption",
+    "OfferView",
     "SlotTaken",
     "SpecialtyOption",
     "TimeOption",
+    "VisitUploads",
     "VisitView",
     "WaitlistView",
+    "preset_range",
+    "waitlist_range",
 ]
 
 MSG_NOT_ATTACHED = (
@@ -83,6 +89,13 @@ MSG_ALREADY_WAITING = (
     "Вы уже в листе ожидания к этому врачу. Мы сообщим, как только появится время."
 )
 MSG_NO_ENTRY = "Такой заявки в листе ожидания нет."
+MSG_RANGE_FORMAT = (
+    "Не получилось прочитать даты. Напишите период в формате ДД.ММ.ГГГГ–ДД.ММ.ГГГГ, "
+    "например 01.12.2026–15.12.2026."
+)
+MSG_RANGE_NO_DAY = "Такой даты нет в календаре. Проверьте число и месяц."
+_DAY = r"(\d{1,2})\.(\d{1,2})\.(\d{4})"
+_RANGE = re.compile(rf"^\s*(?:с\s+)?{_DAY}\s*(?:[-–—]|по)\s*{_DAY}\s*$", re.IGNORECASE)
 
 
 class BookingRefused(DomainError):
@@ -183,6 +196,7 @@ class VisitView:
     file_name: str | None = None
     cancel_reason: str | None = None
     can_change: bool = True
+    registry_phone: str | None = None
 
     @property
     def when(self) -> str:
@@ -196,6 +210,16 @@ class WaitlistView:
     doctor_short: str | None
     date_from: date
     date_to: date
+
+
+@dataclass(frozen=True)
+class OfferView:
+    """A freed time held for the person: the visit it would be, and until when it is held."""
+
+    visit: VisitView
+    expires_at: datetime
+    # When the person has a later visit of this specialty: it is moved to the offered time.
+    replaces: VisitView | None = None
 
 
 # -- the service ----------------------------------------------------------------------------
@@ -397,6 +421,29 @@ class BookingService:
         await self._journal(user, subject, decision, "booking.start")
         return BookingStart(organisation.id, organisation.name, options)
 
+    async def check_specialty(self, user: AccountPrincipal, code: str) -> SpecialtyOption:
+        """The specialty the person chose, or why they cannot book it (told before the calendar).
+
+        The same rules are checked again on the confirmation screen and on «Записаться».
+        """
+        subject = user.subject_account_id
+        await self._require(user, subject, "booking.specialty", specialty=code)
+        await self._attached(subject)
+        specialty = await self._specialty(code)
+        for other in await self.visits.upcoming(subject, self.now, specialty.code):
+            raise BookingRefused(_one_per_specialty(specialty, other))
+        has_referral = False
+        if specialty.referral_required:
+            referral = await self.uow.booking.referrals.usable(
+                subject, specialty.code, msk_today(self.ctx)
+            )
+            if referral is None:
+                raise BookingRefused(_referral_needed(specialty))
+            has_referral = True
+        return SpecialtyOption(
+            specialty.code, specialty.name, specialty.referral_required, has_referral
+        )
+
     async def doctors(self, organisation_id: int, specialty: str) -> list[DoctorOption]:
         """The doctors of the specialty at the organisation (no personal data: no journal)."""
         await self._specialty(specialty)
@@ -513,6 +560,15 @@ class BookingService:
         view = await self._view(await self._own_visit(subject, appointment_id, lock=False))
         await self._journal(user, subject, decision, "visit.view", visit_id=appointment_id)
         return view
+
+    async def check_change(self, user: AccountPrincipal, appointment_id: int) -> VisitView:
+        """The visit «Перенести» was pressed for, or why it can no longer be changed."""
+        subject = user.subject_account_id
+        decision = await self._require(user, subject, "visit.view", visit_id=appointment_id)
+        visit = await self._own_visit(subject, appointment_id, lock=False)
+        await self._check_changeable(visit)
+        await self._journal(user, subject, decision, "visit.view", visit_id=appointment_id)
+        return await self._view(visit)
 
     async def cancel(self, user: AccountPrincipal, appointment_id: int) -> VisitView:
         """«Отменить»: the time is freed (and offered to the waitlist), reminders withdrawn."""
@@ -736,6 +792,15 @@ class BookingService:
         )
         return _visit_view(None, slot, doctor, specialty, organisation, status="offered")
 
+    async def held_offer(self, user: AccountPrincipal, offer_id: int) -> OfferView:
+        """`offer` with the moment the hold ends and the visit accepting it would move."""
+        subject = user.subject_account_id
+        view = await self.offer(user, offer_id)
+        held = await self.uow.booking.waitlist.offer(offer_id)
+        assert held is not None
+        replacing = await self._replaced_by_offer(subject, held.slot_id)
+        return OfferView(view, held.expires_at, await self._view(replacing) if replacing else None)
+
     async def accept_offer(self, user: AccountPrincipal, offer_id: int) -> VisitView:
         """Book the held time; a later visit of the same specialty is moved to it."""
         subject = user.subject_account_id
@@ -753,6 +818,70 @@ class BookingService:
             return None
         later = await self.visits.upcoming(subject, self.now, doctor.specialty_code)
         return later[0] if later else None
+
+
+class VisitUploads:
+    """«Прикрепить файл» as one use case: the file is judged before any unit of work opens.
+
+    The same checks as the application's documents (``inspect_upload``: JPG, PNG or
+    PDF up to 5 MB, judged by its content in the CPU pool); only then is it stored.
+    """
+
+    def __init__(self, work: Work, ctx: AppContext) -> None:
+        self.work = work
+        self.ctx = ctx
+
+    @staticmethod
+    def check_declared_size(size: int | None) -> None:
+        """Refuse a file by the size Telegram declares, before it is downloaded."""
+        if size is not None and size > MAX_UPLOAD_BYTES:
+            raise UploadRejected("too_large")
+
+    async def attach(
+        self, user: AccountPrincipal, appointment_id: int, data: bytes, file_name: str | None
+    ) -> VisitView:
+        info = await self.ctx.cpu.run(inspect_upload, data)
+        name = _file_name(file_name, info)
+        return await in_unit(
+            self.work,
+            lambda uow: BookingService(uow, self.ctx).attach_file(user, appointment_id, info, name),
+        )
+
+
+def _file_name(file_name: str | None, info: UploadInfo) -> str:
+    """The name the person's file is shown by: theirs without a path, or a made-up one."""
+    name = re.split(r"[\\/]", file_name or "")[-1]
+    name = re.sub(r"[\x00-\x1f\x7f]", "", name).strip()[:100]
+    return name or f"файл.{info.extension}"
+
+
+def preset_range(today: date, days: int) -> tuple[date, date]:
+    """«В ближайшие N дней»: from today to today + `days` (inclusive)."""
+    return today, today + timedelta(days=days)
+
+
+def waitlist_range(text: str, today: date, horizon_days: int) -> tuple[date, date]:
+    """«ДД.ММ.ГГГГ–ДД.ММ.ГГГГ» typed by the person; BookingRefused with the reason otherwise."""
+    match = _RANGE.match(text)
+    if match is None:
+        raise BookingRefused(MSG_RANGE_FORMAT)
+    parts = [int(p) for p in match.groups()]
+    try:
+        first = date(parts[2], parts[1], parts[0])
+        last = date(parts[5], parts[4], parts[3])
+    except ValueError:
+        raise BookingRefused(MSG_RANGE_NO_DAY) from None
+    if first > last:
+        raise BookingRefused(MSG_RANGE)
+    if first < today:
+        raise BookingRefused(MSG_RANGE_PAST)
+    limit = today + timedelta(days=horizon_days)
+    if last > limit:
+        raise BookingRefused(
+            f"Записаться можно не дальше чем на {horizon_days} дней вперёд: "
+            f"период должен закончиться не позднее {limit:%d.%m.%Y}."
+        )
+    return first, last
 
 
 def _visit_view(
@@ -786,4 +915,5 @@ def _visit_view(
         file_name=file_name,
         cancel_reason=cancel_reason,
         can_change=can_change,
+        registry_phone=organisation.phone if organisation else None,
     )

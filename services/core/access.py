@@ -51,7 +51,7 @@ access is journaled by the caller, in the row of the action it performs, with
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -68,6 +68,7 @@ __all__ = [
     "AccountPrincipal",
     "ApiClientPrincipal",
     "Basis",
+    "CardUser",
     "CurrentUser",
     "Decision",
     "DoctorPrincipal",
@@ -119,6 +120,15 @@ class RelativePrincipal:
     phone: str
     telegram_user_id: int
     account_id: int | None = None
+    # The patient whose card the relative has opened (services.sharing names it).
+    acting_for: int | None = None
+
+    @property
+    def subject_account_id(self) -> int:
+        """Whose card the relative is working with; refused when none was opened."""
+        if self.acting_for is None:
+            raise AccessDenied(MSG_NO_ACCESS)
+        return self.acting_for
 
 
 @dataclass(frozen=True)
@@ -138,6 +148,8 @@ class ApiClientPrincipal:
 
 
 Principal = AccountPrincipal | RelativePrincipal | DoctorPrincipal | ApiClientPrincipal
+# Who works with a card through the bot's screens: its owner, or someone it was shared with.
+CardUser = AccountPrincipal | RelativePrincipal
 
 
 def actor_of(principal: Principal) -> str:
@@ -217,6 +229,8 @@ class Decision:
     grant_id: int | None = None
     reason: str | None = None
     code: str | None = None
+    # The level of the relative's grant the decision rests on (for the journal's line).
+    level: str | None = None
 
     def audit_fields(self) -> dict[str, Any]:
         """What an audit row about this access carries: ``audit.record(..., **fields)``."""
@@ -228,6 +242,8 @@ class Decision:
             fields["grant_id"] = self.grant_id
         if self.code is not None:
             fields["denied"] = self.code
+        if self.level is not None:
+            fields["level"] = self.level
         return fields
 
 
@@ -266,6 +282,12 @@ LEVEL_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.MESSAGE_DOCTOR,
         }
     ),
+}
+# How a person reads a relative's level (the journal, the grants, the cards).
+LEVEL_NAMES = {
+    "view": "только просмотр",
+    "view_download": "просмотр и скачивание",
+    "full": "полный доступ",
 }
 DOCTOR_PERMISSIONS = frozenset(
     {
@@ -408,6 +430,8 @@ async def require(
     """
     decision = await authorize(uow, ctx, principal, subject_account_id, permission)
     if decision.allowed:
+        if decision.basis == Basis.RELATIVE_GRANT and decision.grant_id is not None:
+            await uow.sharing.grants.touch(decision.grant_id, ctx.gateways.clock.now())
         return decision
     await audit.record(
         uow,
@@ -445,7 +469,12 @@ def _judge_grant(
     grant: RelativeGrant, permission: Permission, subject: int, now: datetime
 ) -> Decision:
     def deny(code: str, reason: str) -> Decision:
-        return _deny(permission, subject, code, reason, grant.id)
+        return replace(_deny(permission, subject, code, reason, grant.id), level=grant.level)
+
+    def allow() -> Decision:
+        return replace(
+            _allow(permission, subject, Basis.RELATIVE_GRANT, grant.id), level=grant.level
+        )
 
     if grant.status == "revoked":
         return deny("grant_revoked", MSG_REVOKED)
@@ -456,10 +485,10 @@ def _judge_grant(
     allowed = LEVEL_PERMISSIONS.get(grant.level, frozenset())
     if permission == Permission.READ_SENSITIVE:
         if grant.include_sensitive and Permission.READ_RECORD in allowed:
-            return _allow(permission, subject, Basis.RELATIVE_GRANT, grant.id)
+            return allow()
         return deny("not_sensitive", MSG_NOT_SENSITIVE)
     if permission in allowed:
-        return _allow(permission, subject, Basis.RELATIVE_GRANT, grant.id)
+        return allow()
     reason = LEVEL_REASONS.get(permission) or NOT_PERMITTED_REASONS[permission]
     return deny("level", reason)
 

@@ -15,11 +15,19 @@ not shift the pages being turned.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from services.core import audit
-from services.core.access import Permission, Principal, actor_account_id, actor_of, require
+from services.core.access import (
+    LEVEL_NAMES,
+    Permission,
+    Principal,
+    actor_account_id,
+    actor_of,
+    require,
+)
 from services.core.context import AppContext
 from storage.models import AuditEntry
 from storage.uow import UnitOfWork
@@ -122,7 +130,58 @@ ACT_LABELS: dict[str, tuple[str, str]] = {
     "extract.download": ("скачали выписку", "скачивание выписки"),
     "extract.email": ("отправили выписку на почту", "отправка выписки на почту"),
     "doctor.step_up": ("подтвердили доступ к карте", "подтверждение доступа врача к карте"),
+    # Relatives (services.sharing): what the owner does with their access.
+    "sharing.list": ("открыли список доступа для близких", "просмотр доступа для близких"),
+    "sharing.view": ("открыли доступ близкого человека", "просмотр доступа близкого"),
+    "sharing.invite": ("пригласили близкого человека к своей карте", "приглашение к карте"),
+    "sharing.resend": ("отправили приглашение ещё раз", "повторное приглашение"),
+    "sharing.withdraw": ("отозвали приглашение", "отзыв приглашения"),
+    "sharing.level": ("изменили уровень доступа близкого", "изменение уровня доступа"),
+    "sharing.extend": ("изменили срок доступа близкого", "продление доступа"),
+    "sharing.revoke": ("отозвали доступ близкого к карте", "отзыв доступа"),
+    "sharing.request.allow": ("разрешили доступ по запросу близкого", "разрешение доступа"),
+    "sharing.request.decline": ("отклонили запрос близкого на доступ", "отказ в доступе"),
+    "sharing.request.answer": ("ответили на запрос доступа", "ответ на запрос доступа"),
 }
+
+# What a relative did with the owner's card, in the third person («{а}»: the feminine ending).
+RELATIVE_LABELS: dict[tuple[str, str | None], str] = {
+    ("sharing.link", "ok"): "открыл{а} ссылку-приглашение",
+    ("sharing.link", None): "открыл{а} недействительную ссылку-приглашение",
+    ("sharing.accept.phone", "ok"): "подтвердил{а} номер телефона по приглашению",
+    ("sharing.accept.phone", "wrong_phone"): (
+        "открыл{а} приглашение с другим номером телефона — отказано"
+    ),
+    ("sharing.accept.phone", "foreign"): "прислал{а} чужой контакт — отказано",
+    ("sharing.accept.code_sent", None): "получил{а} код для принятия приглашения",
+    ("sharing.accept.code", "ok"): "подтвердил{а} код",
+    ("sharing.accept.code", None): "указал{а} неверный код",
+    ("sharing.accept", None): "принял{а} приглашение и дал{а} согласие",
+    ("sharing.card.open", None): "открыл{а} вашу медкарту",
+    ("sharing.card", None): "открыл{а} вашу медкарту",
+    ("sharing.request", None): "попросил{а} снова открыть доступ",
+    ("record.profile.view", None): "открыл{а} личные данные в медкарте",
+    ("record.section.view", None): "открыл{а} раздел медкарты",
+    ("record.entry.view", None): "открыл{а} запись медкарты",
+    ("record.document.view", None): "открыл{а} документ медкарты",
+    ("record.document.download", None): "скачал{а} документ медкарты",
+    ("lab_result.list", None): "открыл{а} результаты анализов",
+    ("lab_result.view", None): "открыл{а} результат анализа",
+    ("lab_result.download", None): "скачал{а} файл результата анализа",
+    ("lab_result.trend", None): "открыл{а} динамику показателя",
+    ("extract.list", None): "открыл{а} выписки и заключения",
+    ("extract.request", None): "запросил{а} выписку",
+    ("extract.download", None): "скачал{а} выписку",
+    ("extract.email", None): "отправил{а} выписку на почту",
+    ("visit.book", None): "записал{а} вас на приём",
+    ("visit.move", None): "перенес{ла} ваш приём",
+    ("visit.cancel", None): "отменил{а} ваш приём",
+    ("visit.list", None): "открыл{а} ваши записи к врачу",
+    ("visit.view", None): "открыл{а} запись к врачу",
+}
+RELATIVE_ANY = "выполнил{а} действие с вашей картой"
+_MALE_ENDINGS = ("ич", "оглы", "улы", "уулу")
+_FEMALE_ENDINGS = ("на", "кызы", "гызы")
 ACT_ANY = ("выполнили действие с данными учётной записи", "действие с данными учётной записи")
 
 WHO = {
@@ -165,6 +224,49 @@ class JournalPage:
         return self.number < self.pages
 
 
+def short_name(full_name: str) -> str:
+    """«Петров Сергей Иванович» → «Петров С. И.» (the last name and the initials)."""
+    words = full_name.split()
+    if not words:
+        return ""
+    initials = " ".join(f"{w[0]}." for w in words[1:3] if w)
+    return f"{words[0]} {initials}".strip()
+
+
+def _feminine(full_name: str) -> bool | None:
+    """From the patronymic: True for a woman, False for a man, None when it does not say."""
+    words = full_name.lower().split()
+    if len(words) < 3:
+        return None
+    if words[-1].endswith(_MALE_ENDINGS):
+        return False
+    if words[-1].endswith(_FEMALE_ENDINGS):
+        return True
+    return None
+
+
+def relative_text(entry: AuditEntry, full_name: str) -> str:
+    """«Петров С. И. (доступ «просмотр и скачивание») открыл результаты анализов»."""
+    details = entry.details or {}
+    level = LEVEL_NAMES.get(str(details.get("level", "")))
+    who = short_name(full_name) or "Близкий человек"
+    if level:
+        who += f" (доступ «{level}»)"
+    label = None
+    for key in ((entry.action, entry.outcome), (entry.action, None)):
+        if key in RELATIVE_LABELS:
+            label = RELATIVE_LABELS[key]
+            break
+    if entry.outcome == "denied":
+        theirs = ACT_LABELS.get(entry.action, ("", "доступ к карте"))[1]
+        return f"{who}: отказано — {theirs}"
+    feminine = _feminine(full_name)
+    text = label or RELATIVE_ANY
+    text = text.replace("{ла}", {True: "ла", False: "", None: "(ла)"}[feminine])
+    text = text.replace("{а}", {True: "а", False: "", None: "(а)"}[feminine])
+    return f"{who} {text}"
+
+
 def _event_label(entry: AuditEntry) -> str | None:
     for key in ((entry.action, entry.outcome), (entry.action, None)):
         if key in EVENT_LABELS:
@@ -187,8 +289,23 @@ def _who(entry: AuditEntry, owner: int) -> str | None:
     return WHO.get(kind, SOMEONE)
 
 
-def line_text(entry: AuditEntry, owner: int) -> str:
-    """The Russian line for one row of `owner`'s journal."""
+def _grant_of(entry: AuditEntry) -> int | None:
+    """The relative's grant a row is about, when a relative did it."""
+    if not (entry.actor.startswith("relative:") or entry.basis == "relative_grant"):
+        return None
+    grant_id = (entry.details or {}).get("grant_id")
+    return grant_id if isinstance(grant_id, int) else None
+
+
+def line_text(entry: AuditEntry, owner: int, relatives: Mapping[int, str] | None = None) -> str:
+    """The Russian line for one row of `owner`'s journal.
+
+    `relatives` names the relatives by their grant (the name the owner invited them
+    by): a relative's action reads «Петров С. И. (доступ «…») открыл …».
+    """
+    grant_id = _grant_of(entry)
+    if grant_id is not None and relatives is not None and grant_id in relatives:
+        return relative_text(entry, relatives[grant_id])
     event = _event_label(entry)
     if event is not None:
         return event
@@ -241,5 +358,6 @@ class JournalService:
             page=number,
             **decision.audit_fields(),
         )
-        lines = [JournalLine(row.at, line_text(row, subject)) for row in rows]
+        grants = {g.id: g.relative_name for g in await self.uow.sharing.grants.for_patient(subject)}
+        lines = [JournalLine(row.at, line_text(row, subject, grants)) for row in rows]
         return JournalPage(lines=lines, number=number, pages=pages, upto=upto)

@@ -27,6 +27,9 @@ class ButtonAction(StrEnum):
     VISIT_MOVE = "visit_move"  # «Перенести» a visit (arg: its id)
     REBOOK = "rebook"  # «Выбрать другое время» after a visit was cancelled (arg: its id)
     WAITLIST_OFFER = "offer"  # «Записаться» on a freed time held for the person (arg: offer id)
+    SHARING_REQUEST = "share_ask"  # «Запросить доступ снова» to a relative's card (arg: grant id)
+    SHARING_ALLOW = "share_allow"  # the patient's «Разрешить» on that request (arg: grant id)
+    SHARING_DECLINE = "share_no"  # the patient's «Отклонить» on that request (arg: grant id)
 
 
 OPEN_MENU = ButtonAction.MENU

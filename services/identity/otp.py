@@ -49,6 +49,8 @@ class Purpose(StrEnum):
     CHANGE_PASSWORD = "change_password"
     # The enrolment area names it itself (`SUBMIT_PURPOSE`): areas do not import each other.
     APPLICATION_SUBMIT = "application_submit"
+    # Inviting a relative and revoking their access (services.sharing: `SHARING_PURPOSE`).
+    SHARING = "sharing"
 
 
 CODE_RE_LEN = 6

@@ -36,7 +36,8 @@ from zoneinfo import ZoneInfo
 
 from services.core import audit
 from services.core.access import (
-    CurrentUser,
+    AccountPrincipal,
+    CardUser,
     Decision,
     Permission,
     actor_account_id,
@@ -445,7 +446,7 @@ class ExtractService:
         return today_msk(self.ctx)
 
     async def _journal(
-        self, user: CurrentUser, action: str, decision: Decision, *, outcome: str = "ok", **ids: Any
+        self, user: CardUser, action: str, decision: Decision, *, outcome: str = "ok", **ids: Any
     ) -> None:
         await audit.record(
             self.uow,
@@ -459,14 +460,14 @@ class ExtractService:
             **ids,
         )
 
-    async def _require(self, user: CurrentUser, permission: Permission, action: str) -> Decision:
+    async def _require(self, user: CardUser, permission: Permission, action: str) -> Decision:
         return await require(
             self.uow, self.ctx, user, user.subject_account_id, permission, action=action
         )
 
     # -- the list and one document ---------------------------------------------------------
 
-    async def documents(self, user: CurrentUser, page: int = 0) -> Page[DocumentItem]:
+    async def documents(self, user: CardUser, page: int = 0) -> Page[DocumentItem]:
         """A page of «Выписки и заключения», newest first."""
         decision = await self._require(user, Permission.READ_RECORD, "extract.list")
         page = max(page, 0)
@@ -486,7 +487,7 @@ class ExtractService:
         ]
         return Page(items, page, len(rows) > PAGE_SIZE)
 
-    async def document(self, user: CurrentUser, document_id: int) -> DocumentDetail:
+    async def document(self, user: CardUser, document_id: int) -> DocumentDetail:
         decision = await self._require(user, Permission.READ_RECORD, "record.document.view")
         doc = await self.repo.document(decision.subject_account_id, document_id)
         if doc is None:
@@ -505,7 +506,7 @@ class ExtractService:
             added_by_you=doc.source == "patient",
         )
 
-    async def document_file(self, user: CurrentUser, document_id: int) -> DocumentFile:
+    async def document_file(self, user: CardUser, document_id: int) -> DocumentFile:
         """The document's file (to send with protect_content); DOWNLOAD, journaled."""
         action = "record.document.download"
         decision = await self._require(user, Permission.DOWNLOAD, action)
@@ -530,7 +531,7 @@ class ExtractService:
 
     # -- choices for a request ----------------------------------------------------------------
 
-    async def hospitalisations(self, user: CurrentUser) -> list[StayChoice]:
+    async def hospitalisations(self, user: CardUser) -> list[StayChoice]:
         """The person's hospitalisations to choose a discharge summary from."""
         decision = await self._require(user, Permission.READ_RECORD, "record.section.view")
         stays = await self.repo.hospitalisations(decision.subject_account_id, limit=STAYS_LIMIT)
@@ -546,8 +547,10 @@ class ExtractService:
             for s in stays
         ]
 
-    async def email_address(self, user: CurrentUser) -> str | None:
+    async def email_address(self, user: CardUser) -> str | None:
         """The signed-in account's e-mail, masked, for «Отправить также на e-mail»."""
+        if not isinstance(user, AccountPrincipal):  # a relative: no e-mail of theirs here
+            return None
         await require(
             self.uow,
             self.ctx,
@@ -563,7 +566,7 @@ class ExtractService:
 
     # -- history -------------------------------------------------------------------------------
 
-    async def history(self, user: CurrentUser, page: int = 0) -> Page[RequestItem]:
+    async def history(self, user: CardUser, page: int = 0) -> Page[RequestItem]:
         """«История запросов»: the requests for the card being worked on, newest first."""
         decision = await self._require(user, Permission.READ_RECORD, "extract.list")
         page = max(page, 0)
@@ -608,7 +611,7 @@ class ExtractService:
 
     # -- the request, step 1 -----------------------------------------------------------------
 
-    async def begin(self, user: CurrentUser, order: ExtractOrder, *, email: bool) -> Prepared:
+    async def begin(self, user: CardUser, order: ExtractOrder, *, email: bool) -> Prepared:
         """Check the access, record the request and read what goes into the PDF."""
         signer = self.ctx.signer
         if signer is None:
@@ -651,7 +654,7 @@ class ExtractService:
                 record, order.period, signer, now, request.id, sensitive.allowed
             )
         address = None
-        if email:
+        if email and isinstance(user, AccountPrincipal):
             account = await self.uow.identity.accounts.get(user.account_id)
             address = account.email if account is not None and account.email else None
         await self._journal(
@@ -891,7 +894,7 @@ class ExtractService:
             raise NotFoundError("Запрос выписки не найден.")
         return request
 
-    async def finish(self, user: CurrentUser, prepared: Prepared, signed: bytes) -> int:
+    async def finish(self, user: CardUser, prepared: Prepared, signed: bytes) -> int:
         """Store the signed PDF, add it to the record, mark the request done; the document id."""
         request = await self._request(prepared)
         store = self._store()
@@ -933,7 +936,7 @@ class ExtractService:
         )
         return document.id
 
-    async def fail(self, user: CurrentUser, prepared: Prepared) -> None:
+    async def fail(self, user: CardUser, prepared: Prepared) -> None:
         request = await self._request(prepared)
         request.status = "failed"
         request.done_at = self.ctx.gateways.clock.now()
@@ -948,7 +951,7 @@ class ExtractService:
             request_id=request.id,
         )
 
-    async def mark_emailed(self, user: CurrentUser, prepared: Prepared, document_id: int) -> None:
+    async def mark_emailed(self, user: CardUser, prepared: Prepared, document_id: int) -> None:
         decision = await self._require(user, Permission.DOWNLOAD, "extract.email")
         request = await self._request(prepared)
         request.emailed_at = self.ctx.gateways.clock.now()
@@ -973,7 +976,7 @@ class ExtractRequests:
         return ExtractService(uow, self.ctx)
 
     async def request(
-        self, user: CurrentUser, order: ExtractOrder, *, email: bool = False
+        self, user: CardUser, order: ExtractOrder, *, email: bool = False
     ) -> ExtractResult:
         """Build, sign and store the extract; mail a copy when asked. ExtractFailed on failure."""
         signer = self.ctx.signer

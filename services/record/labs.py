@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from services.core import audit
 from services.core.access import (
-    AccountPrincipal,
+    CardUser,
     Decision,
     Permission,
     Principal,
@@ -289,7 +289,7 @@ class LabResultsService:
     # -- use cases -------------------------------------------------------------------
 
     async def results_page(
-        self, user: AccountPrincipal, page: int = 0, test: str | None = None
+        self, user: CardUser, page: int = 0, test: str | None = None
     ) -> ResultsPage:
         """«Результаты анализов»: newest first, PAGE_SIZE a page; `test` filters by its code."""
         subject = user.subject_account_id
@@ -335,7 +335,7 @@ class LabResultsService:
             tests=tests,
         )
 
-    async def result(self, user: AccountPrincipal, result_id: int) -> ResultView:
+    async def result(self, user: CardUser, result_id: int) -> ResultView:
         """One result with its analytes; the owner opening it makes it no longer new."""
         subject = user.subject_account_id
         decision = await self._require(
@@ -385,7 +385,7 @@ class LabResultsService:
             ],
         )
 
-    async def download(self, user: AccountPrincipal, result_id: int) -> tuple[str, str, str | None]:
+    async def download(self, user: CardUser, result_id: int) -> tuple[str, str, str | None]:
         """The stored file's key, the name to send it under and its type (DOWNLOAD)."""
         subject = user.subject_account_id
         decision = await self._require(
@@ -397,7 +397,7 @@ class LabResultsService:
         await self._journal(user, subject, decision, "lab_result.download", result_id=result.id)
         return result.storage_key, file_name_of(result), result.mime_type
 
-    async def trend(self, user: AccountPrincipal, analyte_code: str) -> TrendSeries:
+    async def trend(self, user: CardUser, analyte_code: str) -> TrendSeries:
         """An analyte's numeric values over the person's results, oldest first (≥ 2)."""
         subject = user.subject_account_id
         code = analyte_code.strip()[:32]
@@ -430,7 +430,7 @@ class LabFiles:
         self.work = work
         self.ctx = ctx
 
-    async def download(self, user: AccountPrincipal, result_id: int) -> FileToSend:
+    async def download(self, user: CardUser, result_id: int) -> FileToSend:
         key, name, mime = await in_unit(
             self.work, lambda uow: LabResultsService(uow, self.ctx).download(user, result_id)
         )
@@ -451,7 +451,7 @@ class LabCharts:
         self.work = work
         self.ctx = ctx
 
-    async def chart(self, user: AccountPrincipal, analyte_code: str) -> Chart:
+    async def chart(self, user: CardUser, analyte_code: str) -> Chart:
         series = await in_unit(
             self.work, lambda uow: LabResultsService(uow, self.ctx).trend(user, analyte_code)
         )

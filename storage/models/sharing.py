@@ -21,7 +21,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.models.base import Base
 
 GRANT_LEVELS = ("view", "view_download", "full")
-GRANT_STATUSES = ("pending", "active", "revoked")
+# pending: invited, not accepted yet; withdrawn: the patient took the invitation
+# back; void: the link was opened with a wrong phone too often.
+GRANT_STATUSES = ("pending", "active", "revoked", "withdrawn", "void")
+# «Запросить доступ снова» after a revocation or an expiry, and the patient's answer.
+ACCESS_REQUEST_STATES = ("pending", "allowed", "declined")
 
 
 class RelativeGrant(Base):
@@ -37,7 +41,12 @@ class RelativeGrant(Base):
     __tablename__ = "relative_grants"
     __table_args__ = (
         CheckConstraint("level IN ('view', 'view_download', 'full')", name="level"),
-        CheckConstraint("status IN ('pending', 'active', 'revoked')", name="status"),
+        CheckConstraint(
+            "status IN ('pending', 'active', 'revoked', 'withdrawn', 'void')", name="status"
+        ),
+        CheckConstraint(
+            "access_request IN ('pending', 'allowed', 'declined')", name="access_request"
+        ),
         Index("ix_relative_grants_patient_phone", "patient_account_id", "relative_phone"),
     )
 
@@ -48,7 +57,9 @@ class RelativeGrant(Base):
     relative_account_id: Mapped[int | None] = mapped_column(
         ForeignKey("accounts.id", ondelete="CASCADE"), index=True
     )
-    # Who the relative is to the patient: "parent", "child", "spouse", "guardian", "other".
+    # The invitee's full name as the patient typed it (ФИО).
+    relative_name: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # Who the relative is to the patient: "parent", "spouse", "child", "other", "trusted".
     relationship: Mapped[str] = mapped_column(String(32))
     level: Mapped[str] = mapped_column(String(16))
     include_sensitive: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -57,3 +68,23 @@ class RelativeGrant(Base):
     accepted_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]
+    # The invitation link: a hash of its token (never the token), its end, its use.
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_expires_at: Mapped[datetime | None]
+    token_used_at: Mapped[datetime | None]
+    # Tries to accept with a phone that is not the invited one (3 void the link).
+    wrong_phone_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    withdrawn_at: Mapped[datetime | None]
+    # Accepting: the Telegram user who shared the invited phone, their code, its tries.
+    claimant_telegram_user_id: Mapped[int | None] = mapped_column(BigInteger)
+    code_hash: Mapped[str | None] = mapped_column(String(64))
+    code_sent_at: Mapped[datetime | None]
+    code_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    code_confirmed_at: Mapped[datetime | None]
+    # The consent the relative gave when accepting: the text's version and the time.
+    consent_version: Mapped[str | None] = mapped_column(String(16))
+    consented_at: Mapped[datetime | None]
+    last_access_at: Mapped[datetime | None]
+    # «Запросить доступ снова»: pending / allowed / declined, and when it was asked.
+    access_request: Mapped[str | None] = mapped_column(String(16))
+    access_requested_at: Mapped[datetime | None]

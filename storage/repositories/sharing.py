@@ -6,8 +6,9 @@ They flush when they need ids and never commit.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, or_, select, update
 
 from storage.models import RelativeGrant
 from storage.repositories.base import Repo
@@ -61,3 +62,51 @@ class RelativeGrantRepo(Repo):
             .order_by(RelativeGrant.id)
         )
         return (await self.session.execute(stmt)).scalars().all()
+
+    async def get_for_update(self, grant_id: int) -> RelativeGrant | None:
+        """The grant, locked for this transaction (where the backend locks rows) and fresh."""
+        stmt = (
+            select(RelativeGrant)
+            .where(RelativeGrant.id == grant_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def by_token_hash(self, token_hash: str) -> RelativeGrant | None:
+        """The invitation whose link carries the token with this hash (locked, fresh)."""
+        stmt = (
+            select(RelativeGrant)
+            .where(RelativeGrant.token_hash == token_hash)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def of_relative(
+        self, *, telegram_user_id: int | None = None, account_id: int | None = None
+    ) -> Sequence[RelativeGrant]:
+        """Accepted grants (of every patient) bound to this Telegram user or account.
+
+        Whatever their state now: the caller tells the live from the revoked.
+        """
+        conditions: list[ColumnElement[bool]] = []
+        if account_id is not None:
+            conditions.append(RelativeGrant.relative_account_id == account_id)
+        if telegram_user_id is not None:
+            conditions.append(RelativeGrant.relative_telegram_user_id == telegram_user_id)
+        if not conditions:
+            return []
+        stmt = (
+            select(RelativeGrant)
+            .where(or_(*conditions), RelativeGrant.accepted_at.is_not(None))
+            .order_by(RelativeGrant.id)
+            .execution_options(populate_existing=True)
+        )
+        return (await self.session.execute(stmt)).scalars().all()
+
+    async def touch(self, grant_id: int, at: datetime) -> None:
+        """The grant was used just now (its «последний доступ»)."""
+        await self.session.execute(
+            update(RelativeGrant).where(RelativeGrant.id == grant_id).values(last_access_at=at)
+        )

@@ -1,6 +1,7 @@
 """The bench's code paths at a tiny size, so that `make bench` cannot rot unnoticed.
 
-One run of every part on SQLite only (2 people, 3 steps, 1000 rows), through
+One run of every part on SQLite only (2 people, 3 steps, 1000 rows, 20 doctors
+× 3 days of slots), through
 the same entry point as ``python bench/run.py``. Besides the shape of the
 report, it checks that the steps were real: the application answered each
 text answer with the form's next question, the bare dialog with its next
@@ -36,6 +37,11 @@ def report_and_output() -> tuple[Report, str]:
         record_reps=3,
         chart_points=(5,),
         chart_reps=1,
+        booking_doctors=20,
+        booking_days=3,
+        booking_reps=3,
+        booking_attempts=10,
+        booking_contested=3,
     )
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -69,6 +75,7 @@ def test_every_configuration_is_reported(report_and_output: tuple[Report, str]) 
         "3. Status screen",
         "4. Lab results",
         "5. «Динамика»",
+        "6. Booking",
         "Done in",
     ):
         assert title in output
@@ -148,3 +155,40 @@ def test_record_and_chart_parts(report_and_output: tuple[Report, str]) -> None:
     assert chart.error is None
     assert chart.png_bytes > 10_000  # a real picture, not an empty canvas
     assert len(chart.render_ms) == 1 and chart.peak_kib > 0
+
+
+def test_booking_part(report_and_output: tuple[Report, str]) -> None:
+    report, output = report_and_output
+    (booking,) = report.booking
+    assert booking.error is None
+    assert booking.slots == 20 * 3 * 18
+    assert 0 < booking.booked < booking.slots
+    for name in ("month_doctor", "month_any", "day_doctor", "day_any"):
+        assert len(booking.query_ms[name]) == booking.reps
+        # Each view is one statement of the schedule, and it reached the database.
+        assert booking.statements[name] >= 1
+        assert all(ms > 0 for ms in booking.query_ms[name])
+        assert booking.plans[name]  # SQLite's query plan
+    assert len(booking.reference_ms) == booking.reps
+    # 10 people at 3 free slots: exactly 3 booked, the others told it was taken.
+    assert (booking.won, booking.booked_in_db) == (3, 3)
+    assert booking.outcomes == {"booked": 3, "taken": 7}
+    assert booking.race_ok and not report.failed
+    assert "10 concurrent bookings at 3 slots: 3 booked, 7 «Это время только что заняли»" in output
+    assert "p95 ≤10 ms" in output and "baseline: SELECT a slot by primary key" in output
+
+
+def test_a_race_that_does_not_book_exactly_fails_the_run() -> None:
+    from bench.booking import BookingResult
+    from bench.run import collect_missed
+
+    report = Report()
+    report.booking.append(
+        BookingResult("PostgreSQL+Redis", 10, 1, 1, attempts=100, contested=20, won=21)
+    )
+    report.booking[0].booked_in_db = 21
+    collect_missed(report)
+    assert report.failed == [
+        "booking: 100 concurrent attempts at 20 slots booked 21 (21 in the table), "
+        "not 20 (PostgreSQL+Redis)"
+    ]

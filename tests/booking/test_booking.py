@@ -169,6 +169,14 @@ async def test_booking_holds_the_time_queues_the_push_and_both_reminders(world: 
         "visit_move",
         "visit_cancel",
     ]
+    # Two hours before, the visit can no longer be changed here: no buttons that would
+    # only be refused, and the registry's phone instead.
+    soon = by_kind["visit_reminder_soon"]
+    assert [b["action"] for b in soon.buttons] == ["visit"]
+    assert soon.text.endswith(
+        "Если вы не сможете прийти, позвоните, пожалуйста, в регистратуру по телефону "
+        "+7 495 000-00-01."
+    )
 
 
 async def test_a_time_taken_by_someone_else_is_refused(world: World) -> None:
@@ -370,3 +378,72 @@ async def test_concurrent_attempts_at_one_slot_exactly_one_wins(world: World) ->
     assert sorted(outcomes).count("booked") == 1
     async with world.work() as uow:
         assert await uow.booking.visits.count_booked([slot.id]) == 1
+
+
+async def test_choosing_a_specialty_tells_the_rules_before_the_calendar(world: World) -> None:
+    anna = world.people[0]
+    with pytest.raises(BookingRefused, match="нужно направление терапевта"):
+        await world.booking().run(lambda b: b.check_specialty(anna, "cardiologist"))
+    chosen = await world.booking().run(lambda b: b.check_specialty(anna, "therapist"))
+    assert chosen.code == "therapist" and not chosen.referral_required
+    slot = (await world.slots(world.therapist, MONDAY))[0]
+    await world.booking().run(lambda b: b.book(anna, slot.id))
+    with pytest.raises(BookingRefused, match="уже есть запись к терапевту"):
+        await world.booking().run(lambda b: b.check_specialty(anna, "therapist"))
+
+
+async def test_a_visit_can_be_changed_only_early_enough(world: World) -> None:
+    anna = world.people[0]
+    slot = (await world.slots(world.therapist, MONDAY))[3]  # 10:00 МСК
+    view = await world.booking().run(lambda b: b.book(anna, slot.id))
+    assert view.id is not None
+    visit_id = view.id
+    checked = await world.booking().run(lambda b: b.check_change(anna, visit_id))
+    assert checked.id == visit_id
+    with pytest.raises(DomainError, match="Такой записи нет"):
+        await world.booking().run(lambda b: b.check_change(world.people[1], visit_id))
+    world.clock.current = datetime(2026, 11, 30, 5, 30, tzinfo=UTC)  # 08:30 МСК
+    with pytest.raises(BookingRefused, match="не позднее чем за 2 ч"):
+        await world.booking().run(lambda b: b.check_change(anna, visit_id))
+
+
+def test_the_waitlist_period_typed_by_the_person() -> None:
+    from services.booking.visits import preset_range, waitlist_range
+
+    today = date(2026, 11, 26)
+    assert waitlist_range("01.12.2026–15.12.2026", today, 60) == (
+        date(2026, 12, 1),
+        date(2026, 12, 15),
+    )
+    for text in ("1.12.2026 - 15.12.2026", "с 01.12.2026 по 15.12.2026", "01.12.2026—15.12.2026"):
+        assert waitlist_range(text, today, 60) == (date(2026, 12, 1), date(2026, 12, 15)), text
+    for text, reason in (
+        ("завтра", "Не получилось прочитать даты"),
+        ("01.12.2026", "Не получилось прочитать даты"),
+        ("31.11.2026–03.12.2026", "Такой даты нет"),
+        ("03.12.2026–01.12.2026", "начало периода не может быть позже"),
+        ("25.11.2026–01.12.2026", "не раньше сегодняшнего дня"),
+        ("01.12.2026–01.03.2027", "не позднее 25.01.2027"),
+    ):
+        with pytest.raises(BookingRefused, match=reason):
+            waitlist_range(text, today, 60)
+    assert preset_range(today, 14) == (today, date(2026, 12, 10))
+
+
+async def test_the_held_offer_says_until_when(world: World) -> None:
+    booked_by, waiting = world.people[:2]
+    slot = (await world.slots(world.therapist, MONDAY))[0]
+    taken = await world.booking().run(lambda b: b.book(booked_by, slot.id))
+    assert taken.id is not None
+    taken_id = taken.id
+    await world.booking().run(
+        lambda b: b.join_waitlist(waiting, "therapist", world.therapist, MONDAY, MONDAY)
+    )
+    await world.booking().run(lambda b: b.cancel(booked_by, taken_id))
+    [offer] = [r for r in await world.outbox(waiting.account_id) if r.kind == "waitlist_offer"]
+    offer_id = int(offer.buttons[0]["arg"])
+    held = await world.booking().run(lambda b: b.held_offer(waiting, offer_id))
+    assert held.visit.slot_id == slot.id and held.replaces is None
+    assert held.expires_at == world.clock.now() + timedelta(minutes=15)
+    with pytest.raises(DomainError, match="Такого предложения нет"):
+        await world.booking().run(lambda b: b.held_offer(booked_by, offer_id))

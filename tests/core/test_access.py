@@ -720,7 +720,7 @@ async def test_require_journals_a_refusal_and_raises_the_reason(db_env: Env, wor
         world.patient,
     )
     assert (entry.outcome, entry.permission, entry.basis) == ("denied", "record.download", None)
-    assert entry.details == {"grant_id": grant.id, "denied": "grant_revoked"}
+    assert entry.details == {"grant_id": grant.id, "denied": "grant_revoked", "level": "view"}
 
 
 async def test_require_writes_nothing_when_allowed(db_env: Env, world: World) -> None:
@@ -736,6 +736,7 @@ async def test_require_writes_nothing_when_allowed(db_env: Env, world: World) ->
         "permission": "record.download",
         "basis": "relative_grant",
         "grant_id": grant.id,
+        "level": "view_download",
     }
     async with db_env.uow() as uow:
         assert await uow.core.audit.all() == []

@@ -27,10 +27,14 @@ from tests.support.bot import PASSWORD, PETROV_PHONE, App, png_bytes
 from tgsandbox import SandboxUser
 
 MENU = [
+    "Записаться к врачу",
+    "Мои записи",
     "Заявление на ЭМК",
     "Статус заявки",
     "История входов",
     "Журнал действий",
+    "Доступ для близких",
+    "Карты близких",
     "Сменить пароль",
     "Выйти",
 ]

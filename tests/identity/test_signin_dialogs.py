@@ -60,9 +60,9 @@ async def test_happy_path_with_sms_code(app: App) -> None:
     assert "Здравствуйте, Анна Сергеевна!" in anna.last.text
     assert anna.last.buttons[:4] == [
         "Моя медкарта",
+        "Записаться к врачу",
+        "Мои записи",
         "Заявление на ЭМК",
-        "Статус заявки",
-        "История входов",
     ]
     assert anna.last.buttons[-2:] == ["Сменить пароль", "Выйти"]
     assert await audit_actions(app, "sign_in") == ["ok"]

@@ -3,11 +3,12 @@
 from aiogram.enums import ContentType
 from aiogram_dialog import Dialog, Window
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Button, Column, Select, Start
+from aiogram_dialog.widgets.kbd import Button, Column, Select
 from aiogram_dialog.widgets.text import Const, Format
 
+from dialogs.core.card import card_header, home_button
 from dialogs.core.common import buttons_only, text_input
-from dialogs.core.widgets import back_button, error_line, menu_button, nav_row, switch_button
+from dialogs.core.widgets import back_button, error_line, nav_row, switch_button
 from dialogs.record.card import handlers
 from dialogs.record.card.getters import (
     add_getter,
@@ -17,8 +18,6 @@ from dialogs.record.card.getters import (
     section_getter,
 )
 from dialogs.record.card.states import RecordCard
-from dialogs.record.extracts.states import Extracts
-from dialogs.record.labs.states import LabResults
 
 PREVIOUS = "‹ Назад"
 NEXT = "Вперёд ›"
@@ -31,7 +30,8 @@ def _first(item: tuple[str, str]) -> str:
 
 def _main() -> Window:
     return Window(
-        Const("Моя медкарта\n"),
+        card_header,
+        Format("{title}\n"),
         Const("Выберите раздел.", when="open"),
         Format("\n{empty_text}", when="empty"),
         Const(
@@ -41,7 +41,7 @@ def _main() -> Window:
         ),
         error_line,
         switch_button(
-            "Личные данные и полисы", id="profile", state=RecordCard.profile, when="open"
+            "Личные данные и полисы", id="profile", state=RecordCard.profile, when="own_open"
         ),
         Column(
             Select(
@@ -53,9 +53,14 @@ def _main() -> Window:
             ),
             when="open",
         ),
-        Start(Const("Результаты анализов"), id="labs", state=LabResults.main, when="open"),
-        Start(Const("Выписки и заключения"), id="extracts", state=Extracts.main, when="open"),
-        menu_button(),
+        Button(Const("Результаты анализов"), id="labs", on_click=handlers.on_labs, when="open"),
+        Button(
+            Const("Выписки и заключения"),
+            id="extracts",
+            on_click=handlers.on_extracts,
+            when="can_extracts",
+        ),
+        home_button(),
         buttons_only(),
         state=RecordCard.main,
         getter=main_getter,
@@ -64,11 +69,12 @@ def _main() -> Window:
 
 def _profile() -> Window:
     return Window(
+        card_header,
         Const("Личные данные и полисы\n"),
         Format("{text}"),
         error_line,
         nav_row(
-            back_button(id="to_sections", text=TO_SECTIONS, state=RecordCard.main), menu_button()
+            back_button(id="to_sections", text=TO_SECTIONS, state=RecordCard.main), home_button()
         ),
         buttons_only(),
         state=RecordCard.profile,
@@ -78,6 +84,7 @@ def _profile() -> Window:
 
 def _section() -> Window:
     return Window(
+        card_header,
         Format("{result}\n", when="result"),
         Format("{title}\n"),
         Format("{empty_text}", when="empty"),
@@ -101,7 +108,7 @@ def _section() -> Window:
         ),
         Button(Const("Добавить документ"), id="add", on_click=handlers.on_add, when="is_documents"),
         nav_row(
-            back_button(id="to_sections", text=TO_SECTIONS, state=RecordCard.main), menu_button()
+            back_button(id="to_sections", text=TO_SECTIONS, state=RecordCard.main), home_button()
         ),
         buttons_only(),
         state=RecordCard.section,
@@ -111,6 +118,7 @@ def _section() -> Window:
 
 def _entry() -> Window:
     return Window(
+        card_header,
         Format("{text}"),
         error_line,
         Button(
@@ -118,7 +126,7 @@ def _entry() -> Window:
         ),
         nav_row(
             Button(Const("К списку"), id="to_list", on_click=handlers.on_to_list),
-            menu_button(),
+            home_button(),
         ),
         buttons_only(),
         state=RecordCard.entry,

@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 
 from aiogram_dialog import DialogManager
 
-from dialogs.core.common import MAX_MESSAGE, clip, ctx, current_user, set_error, work
+from dialogs.core.card import card_access, principal
+from dialogs.core.common import MAX_MESSAGE, clip, ctx, set_error, work
 from services.core.errors import DomainError, SessionRequired
 from services.core.work import UseCases
 from services.record.own_documents import OWN_KINDS, OwnDocuments
@@ -62,13 +63,17 @@ async def _read(manager: DialogManager, call: Callable[[], Awaitable[T]]) -> T |
 
 
 async def main_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     overview = await _read(
         dialog_manager,
         lambda: sections(dialog_manager).run(lambda s: s.overview(user, user.subject_account_id)),
     )
     is_open = overview is not None and overview.open
+    access = await card_access(dialog_manager)
     return {
+        "title": "Моя медкарта" if access is None else "Медкарта",
+        "own_open": is_open and access is None,
+        "can_extracts": is_open and (access is None or access.can_download),
         "open": is_open,
         "closed": overview is not None and not overview.open,
         "empty": is_open and overview is not None and overview.empty,
@@ -99,7 +104,7 @@ def _profile_text(view: ProfileView) -> str:
 
 
 async def profile_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     view = await _read(
         dialog_manager,
         lambda: sections(dialog_manager).run(lambda s: s.profile(user, user.subject_account_id)),
@@ -108,7 +113,7 @@ async def profile_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, A
 
 
 async def section_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     data = dialog_manager.dialog_data
     section = str(data.get("section", SECTIONS[0].key))
     number = int(data.get("page", 1))
@@ -139,7 +144,7 @@ async def section_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, A
         "page_line": f"Страница {page.number} из {page.pages}" if page.pages > 1 else "",
         "has_previous": page.has_previous,
         "has_next": page.has_next,
-        "is_documents": section == "documents",
+        "is_documents": section == "documents" and await card_access(dialog_manager) is None,
         "result": data.get("result"),
     }
 
@@ -155,7 +160,7 @@ def _entry_text(view: EntryView) -> str:
 
 
 async def entry_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     data = dialog_manager.dialog_data
     section = str(data.get("section", SECTIONS[0].key))
     entry_id = int(data.get("entry_id", 0))
@@ -166,9 +171,10 @@ async def entry_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
         ),
     )
     data["file_document_id"] = view.file.document_id if view and view.file else None
+    access = await card_access(dialog_manager)
     return {
         "text": _entry_text(view) if view is not None else "",
-        "has_file": bool(view and view.file),
+        "has_file": bool(view and view.file) and (access is None or access.can_download),
         "file_label": view.file.label if view and view.file else "",
     }
 

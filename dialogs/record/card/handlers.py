@@ -16,17 +16,19 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram_dialog import DialogManager, ShowMode
 from aiogram_dialog.widgets.kbd import Button
 
+from dialogs.core.card import card_data, principal
 from dialogs.core.common import (
     chat_id,
     clear_error,
     ctx,
-    current_user,
     guarded,
     set_error,
 )
 from dialogs.core.uploads import attachment, download
 from dialogs.record.card.getters import own_documents, record_files
 from dialogs.record.card.states import RecordCard
+from dialogs.record.extracts.states import Extracts
+from dialogs.record.labs.states import LabResults
 from services.core.errors import DomainError, SessionRequired
 from services.record.own_documents import (
     check_declared_size,
@@ -86,7 +88,7 @@ async def on_download(callback: CallbackQuery, _b: Button, manager: DialogManage
     document_id = manager.dialog_data.get("file_document_id")
     if document_id is None:
         return
-    user = current_user(manager)
+    user = await principal(manager)
 
     async def send() -> None:
         file = await record_files(manager).download(user, user.subject_account_id, int(document_id))
@@ -100,6 +102,14 @@ async def on_download(callback: CallbackQuery, _b: Button, manager: DialogManage
     if await guarded(manager, send):
         # The file is below the window now: show the window again under it.
         manager.show_mode = ShowMode.SEND
+
+
+async def on_labs(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    await manager.start(LabResults.main, data=card_data(manager))
+
+
+async def on_extracts(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    await manager.start(Extracts.main, data=card_data(manager))
 
 
 # -- «Добавить документ» ------------------------------------------------------------
@@ -143,7 +153,7 @@ async def on_cancel_add(_c: CallbackQuery, _b: Button, manager: DialogManager) -
 
 async def on_file(message: Message, _widget: Any, manager: DialogManager) -> None:
     clear_error(manager)
-    user = current_user(manager)
+    user = await principal(manager)
     data = manager.dialog_data
     if not all(data.get(key) for key in ADD_KEYS):  # the steps before were not taken
         await manager.switch_to(RecordCard.add_kind)

@@ -4,12 +4,12 @@ from aiogram_dialog import Dialog, Window
 from aiogram_dialog.widgets.kbd import Button, Column, Select
 from aiogram_dialog.widgets.text import Const, Format
 
+from dialogs.core.card import card_header, home_button
 from dialogs.core.common import buttons_only, text_input
 from dialogs.core.widgets import (
     back_button,
     cancel_button,
     error_line,
-    menu_button,
     nav_row,
 )
 from dialogs.record.extracts import handlers
@@ -44,6 +44,7 @@ def _to_list() -> Button:
 
 def _main() -> Window:
     return Window(
+        card_header,
         Const("Выписки и заключения\n"),
         Const(
             "Заключения врачей, выписные эпикризы и подписанные выписки из медкарты. "
@@ -72,7 +73,7 @@ def _main() -> Window:
         Button(Const(HISTORY), id="history", on_click=handlers.on_history),
         nav_row(
             cancel_button(id="to_record", text="В медкарту", when="has_parent"),
-            menu_button(),
+            home_button(),
         ),
         buttons_only(),
         state=Extracts.main,
@@ -82,12 +83,13 @@ def _main() -> Window:
 
 def _document() -> Window:
     return Window(
+        card_header,
         Format("{text}"),
         error_line,
         Button(
             Const("Скачать файл"), id="download", on_click=handlers.on_download, when="has_file"
         ),
-        nav_row(back_button(id="back_to_list", text=TO_LIST, state=Extracts.main), menu_button()),
+        nav_row(back_button(id="back_to_list", text=TO_LIST, state=Extracts.main), home_button()),
         buttons_only(),
         state=Extracts.document,
         getter=document_getter,
@@ -96,6 +98,7 @@ def _document() -> Window:
 
 def _kind() -> Window:
     return Window(
+        card_header,
         Const("Запросить выписку\n"),
         Const(
             "Выберите, какой документ подготовить. Бот соберёт его из медкарты, подпишет "
@@ -111,7 +114,7 @@ def _kind() -> Window:
                 on_click=handlers.on_kind,
             )
         ),
-        nav_row(back_button(id="back_to_list", text=TO_LIST, state=Extracts.main), menu_button()),
+        nav_row(back_button(id="back_to_list", text=TO_LIST, state=Extracts.main), home_button()),
         buttons_only(),
         state=Extracts.kind,
         getter=kind_getter,
@@ -120,13 +123,14 @@ def _kind() -> Window:
 
 def _period() -> Window:
     return Window(
+        card_header,
         Format("{kind_label}\n"),
         Const("За какой период? Выберите кнопкой или напишите дату начала периода."),
         Const(DATE_HINT),
         error_line,
         Button(Const("За последний год"), id="last_year", on_click=handlers.on_last_year),
         Button(Const("За всё время"), id="all_time", on_click=handlers.on_all_time),
-        nav_row(back_button(id="back_to_kind", state=Extracts.kind), menu_button()),
+        nav_row(back_button(id="back_to_kind", state=Extracts.kind), home_button()),
         text_input(handlers.on_period_start),
         state=Extracts.period,
         getter=period_getter,
@@ -135,11 +139,12 @@ def _period() -> Window:
 
 def _period_end() -> Window:
     return Window(
+        card_header,
         Format("Начало периода: {start}\n"),
         Const("Теперь напишите дату окончания периода."),
         Const(DATE_HINT),
         error_line,
-        nav_row(back_button(id="back_to_period", state=Extracts.period), menu_button()),
+        nav_row(back_button(id="back_to_period", state=Extracts.period), home_button()),
         text_input(handlers.on_period_end),
         state=Extracts.period_end,
         getter=period_end_getter,
@@ -148,6 +153,7 @@ def _period_end() -> Window:
 
 def _stay() -> Window:
     return Window(
+        card_header,
         Const("Выписной эпикриз\n"),
         Const("Выберите госпитализацию.", when="has_stays"),
         Const(
@@ -164,7 +170,7 @@ def _stay() -> Window:
                 on_click=handlers.on_stay,
             )
         ),
-        nav_row(back_button(id="back_to_kind", state=Extracts.kind), menu_button()),
+        nav_row(back_button(id="back_to_kind", state=Extracts.kind), home_button()),
         buttons_only(),
         state=Extracts.stay,
         getter=stay_getter,
@@ -173,6 +179,7 @@ def _stay() -> Window:
 
 def _confirm() -> Window:
     return Window(
+        card_header,
         Const("Проверьте запрос\n"),
         Format("{summary}\n"),
         Format(
@@ -200,7 +207,7 @@ def _confirm() -> Window:
             when="email_on",
         ),
         nav_row(
-            Button(Const("Назад"), id="back", on_click=handlers.on_confirm_back), menu_button()
+            Button(Const("Назад"), id="back", on_click=handlers.on_confirm_back), home_button()
         ),
         buttons_only(),
         state=Extracts.confirm,
@@ -210,6 +217,7 @@ def _confirm() -> Window:
 
 def _done() -> Window:
     return Window(
+        card_header,
         Const("Выписка готова: она выше, файлом PDF с электронной подписью."),
         Format("Копия отправлена на почту {emailed_to}.", when="emailed_to"),
         Const(
@@ -220,7 +228,7 @@ def _done() -> Window:
         Const("Подпись можно проверить в программе для просмотра PDF."),
         error_line,
         Button(Const(HISTORY), id="history", on_click=handlers.on_history),
-        nav_row(_to_list(), menu_button()),
+        nav_row(_to_list(), home_button()),
         buttons_only(),
         state=Extracts.done,
         getter=done_getter,
@@ -229,13 +237,14 @@ def _done() -> Window:
 
 def _failed() -> Window:
     return Window(
+        card_header,
         Const(
             "Извините, выписку не удалось подготовить. Запрос сохранён в истории запросов. "
             "Пожалуйста, попробуйте ещё раз."
         ),
         error_line,
         Button(Const("Попробовать ещё раз"), id="retry", on_click=handlers.on_confirm),
-        nav_row(_to_list(), menu_button()),
+        nav_row(_to_list(), home_button()),
         buttons_only(),
         state=Extracts.failed,
     )
@@ -243,6 +252,7 @@ def _failed() -> Window:
 
 def _history() -> Window:
     return Window(
+        card_header,
         Const("История запросов (время московское)\n"),
         Format("{lines}", when="lines"),
         Format("{empty_text}", when="empty"),
@@ -267,7 +277,7 @@ def _history() -> Window:
             Button(Const(NEXT), id="next", on_click=handlers.on_history_next, when="has_next"),
         ),
         Button(Const(REQUEST), id="request_more", on_click=handlers.on_request),
-        nav_row(_to_list(), menu_button()),
+        nav_row(_to_list(), home_button()),
         buttons_only(),
         state=Extracts.history,
         getter=history_getter,

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 from aiogram_dialog import DialogManager
 
-from dialogs.core.common import MAX_MESSAGE, clip, ctx, current_user, local_time, set_error, work
+from dialogs.core.card import principal
+from dialogs.core.common import MAX_MESSAGE, clip, ctx, local_time, set_error, work
 from services.core.errors import DomainError, SessionRequired
 from services.core.work import UseCases
 from services.record.extracts import (
@@ -65,7 +66,7 @@ def _has_parent(manager: DialogManager) -> bool:
 
 
 async def main_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     number = int(dialog_manager.dialog_data.get("page", 0))
     page = await _read(
         dialog_manager, lambda: extracts(dialog_manager).run(lambda s: s.documents(user, number))
@@ -91,7 +92,7 @@ async def main_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
 
 
 async def document_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     document_id = int(dialog_manager.dialog_data.get("document_id", 0))
     detail = await _read(
         dialog_manager,
@@ -129,7 +130,7 @@ async def period_end_getter(dialog_manager: DialogManager, **_: Any) -> dict[str
 
 
 async def stay_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     stays = await _read(
         dialog_manager,
         lambda: extracts(dialog_manager).run(lambda s: s.hospitalisations(user)),
@@ -166,7 +167,7 @@ def order_summary(data: dict[str, Any]) -> str:
 
 
 async def confirm_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     email = await _read(
         dialog_manager,
         lambda: extracts(dialog_manager).run(lambda s: s.email_address(user)),
@@ -193,7 +194,7 @@ async def done_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
 
 
 async def history_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     number = int(dialog_manager.dialog_data.get("history_page", 0))
     page = await _read(
         dialog_manager, lambda: extracts(dialog_manager).run(lambda s: s.history(user, number))

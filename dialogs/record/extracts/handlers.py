@@ -16,7 +16,8 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram_dialog import DialogManager, ShowMode
 from aiogram_dialog.widgets.kbd import Button
 
-from dialogs.core.common import chat_id, clear_error, ctx, current_user, guarded, set_error
+from dialogs.core.card import principal
+from dialogs.core.common import chat_id, clear_error, ctx, guarded, set_error
 from dialogs.record.extracts.getters import extract_requests, extracts
 from dialogs.record.extracts.states import Extracts
 from services.core.errors import DomainError, SessionRequired
@@ -39,7 +40,7 @@ CAPTION = "Документ подписан электронной подпис
 
 
 async def _send_file(callback: CallbackQuery, manager: DialogManager, document_id: int) -> None:
-    user = current_user(manager)
+    user = await principal(manager)
 
     async def send() -> None:
         file = await extracts(manager).run(lambda s: s.document_file(user, document_id))
@@ -210,7 +211,7 @@ async def on_confirm(callback: CallbackQuery, _b: Button, manager: DialogManager
     if order is None:  # the conversation lost its choices (a stale window)
         await manager.switch_to(Extracts.kind)
         return
-    user = current_user(manager)
+    user = await principal(manager)
     email = bool(manager.dialog_data.get("email"))
     try:
         result = await extract_requests(manager).request(user, order, email=email)

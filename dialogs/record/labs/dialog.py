@@ -6,8 +6,9 @@ from aiogram_dialog import Dialog, Window
 from aiogram_dialog.widgets.kbd import Button, Cancel, Column, Row, Select
 from aiogram_dialog.widgets.text import Const, Format
 
+from dialogs.core.card import card_header, home_button
 from dialogs.core.common import buttons_only
-from dialogs.core.widgets import BACK, back_button, error_line, menu_button, nav_row, switch_button
+from dialogs.core.widgets import BACK, back_button, error_line, nav_row, switch_button
 from dialogs.record.labs import handlers
 from dialogs.record.labs.getters import detail_getter, filter_getter, list_getter
 from dialogs.record.labs.states import LabResults
@@ -21,6 +22,7 @@ TO_LIST = "К списку результатов"
 def build_dialog() -> Dialog:
     return Dialog(
         Window(
+            card_header,
             Const("Результаты анализов (новые сверху)\n"),
             Format("{filter_line}\n", when="filter_line"),
             Format("{lines}"),
@@ -43,7 +45,7 @@ def build_dialog() -> Dialog:
             switch_button(FILTER, id="filter", state=LabResults.filter, when="can_filter"),
             nav_row(
                 Cancel(Const(BACK), id="back", when="has_parent"),
-                menu_button(),
+                home_button(),
             ),
             error_line,
             buttons_only(),
@@ -51,6 +53,7 @@ def build_dialog() -> Dialog:
             getter=list_getter,
         ),
         Window(
+            card_header,
             Const("Фильтр по анализу: выберите, результаты какого анализа показать."),
             Column(
                 Select(
@@ -69,6 +72,7 @@ def build_dialog() -> Dialog:
             getter=filter_getter,
         ),
         Window(
+            card_header,
             Format("{text}", when="text"),
             Button(
                 Const(DOWNLOAD), id="download", on_click=handlers.on_download, when="can_download"
@@ -84,7 +88,7 @@ def build_dialog() -> Dialog:
             ),
             nav_row(
                 Button(Const(TO_LIST), id="to_list", on_click=handlers.on_to_list),
-                menu_button(),
+                home_button(),
             ),
             error_line,
             buttons_only(),

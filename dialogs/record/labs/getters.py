@@ -6,7 +6,8 @@ from typing import Any
 
 from aiogram_dialog import DialogManager
 
-from dialogs.core.common import MAX_MESSAGE, clip, ctx, current_user, set_error, work
+from dialogs.core.card import principal
+from dialogs.core.common import MAX_MESSAGE, clip, ctx, set_error, work
 from services.core.errors import DomainError, SessionRequired
 from services.core.work import UseCases
 from services.record.labs import (
@@ -63,7 +64,7 @@ def _button(number: int, item: ResultLine) -> str:
 
 
 async def list_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     data = dialog_manager.dialog_data
     page_index = int(data.get("page", 0))
     test = data.get("test")
@@ -104,7 +105,7 @@ async def list_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
 
 
 async def filter_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     try:
         page = await labs(dialog_manager).run(lambda s: s.results_page(user, page=0))
     except SessionRequired:
@@ -143,7 +144,7 @@ def result_text(view: ResultView) -> str:
 
 
 async def detail_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     result_id = result_id_of(dialog_manager)
     empty: dict[str, Any] = {"text": "", "can_download": False, "trends": []}
     if result_id is None:

@@ -8,7 +8,8 @@ from aiogram.types import BufferedInputFile, CallbackQuery
 from aiogram_dialog import DialogManager, ShowMode
 from aiogram_dialog.widgets.kbd import Button
 
-from dialogs.core.common import chat_id, clear_error, ctx, current_user, guarded, work
+from dialogs.core.card import principal
+from dialogs.core.common import chat_id, clear_error, ctx, guarded, work
 from dialogs.record.labs.getters import result_id_of
 from dialogs.record.labs.states import LabResults
 from services.record.labs import LabCharts, LabFiles
@@ -51,7 +52,7 @@ async def on_to_list(_c: CallbackQuery, _b: Button, manager: DialogManager) -> N
 
 
 async def on_download(callback: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    user = current_user(manager)
+    user = await principal(manager)
     result_id = result_id_of(manager)
     if result_id is None:
         return
@@ -71,7 +72,7 @@ async def on_download(callback: CallbackQuery, _b: Button, manager: DialogManage
 
 
 async def on_trend(callback: CallbackQuery, _w: Any, manager: DialogManager, code: str) -> None:
-    user = current_user(manager)
+    user = await principal(manager)
 
     async def send() -> None:
         chart = await LabCharts(work(manager), ctx(manager)).chart(user, code)

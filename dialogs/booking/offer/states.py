@@ -1,0 +1,8 @@
+from aiogram.fsm.state import State, StatesGroup
+
+
+class WaitlistOffer(StatesGroup):
+    """The waitlist's offer of a freed time; start ``main`` with ``OfferStart`` data."""
+
+    main = State()
+    done = State()

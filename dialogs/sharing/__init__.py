@@ -1,0 +1,1 @@
+"""Relatives: «Доступ для близких» (the patient), the invitation, «Карты близких» (the relative)."""

@@ -1,0 +1,7 @@
+from aiogram.fsm.state import State, StatesGroup
+
+
+class RelativeCards(StatesGroup):
+    """«Карты близких»: the cards shared with the person (start data ``{"notice": …}``)."""
+
+    main = State()

@@ -1,0 +1,1 @@
+"""Sharing a card with relatives: invitations, levels of access, revocations."""
