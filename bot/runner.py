@@ -9,7 +9,6 @@ import hmac
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from aiogram import Bot
@@ -428,25 +427,22 @@ async def _make_schedule(
 ) -> list[str]:
     from services.booking import schedule
 
-    if await uow.booking.catalog.doctor(args.doctor) is None:
-        raise DomainError(schedule.MSG_NO_DOCTOR)
     start, end = args.hours
-    lines, made, slots = [], 0, 0
-    day: date = args.first
-    while day <= args.last:
-        if day.weekday() in args.days:
-            if await uow.booking.schedule.day(args.doctor, day) is not None:
-                lines.append(f"{day} skipped: the doctor has a schedule that day already")
-            else:
-                created = await schedule.add_day(
-                    uow, runtime.ctx, args.doctor, day, start, end, operator=operator
-                )
-                made += 1
-                slots += len(created)
-        day += timedelta(days=1)
+    made = await schedule.add_days(
+        uow,
+        runtime.ctx,
+        args.doctor,
+        args.first,
+        args.last,
+        start,
+        end,
+        args.days,
+        operator=operator,
+    )
+    lines = [f"{day} skipped: the doctor has a schedule that day already" for day in made.skipped]
     lines.append(
-        f"doctor {args.doctor}: {made} working days made ({slots} slots, "
-        f"{start:%H:%M}-{end:%H:%M}), {len(lines)} skipped"
+        f"doctor {args.doctor}: {made.made} working days made ({made.slots} slots, "
+        f"{start:%H:%M}-{end:%H:%M}), {len(made.skipped)} skipped"
     )
     return lines
 

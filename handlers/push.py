@@ -13,6 +13,7 @@ outbox rows queued before (``{"callback_data": "push:status"}``) keep working.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Self
 
 from aiogram import F, Router
@@ -128,128 +129,81 @@ def _small_number(arg: str) -> int | None:
     return int(arg)
 
 
-async def _open(
+@dataclass(frozen=True)
+class _BookingTarget:
+    """Where a booking push button leads: its window and the start data for the id it carries."""
+
+    sign_in: str
+    no_such: str
+    state: State
+    data: Callable[[int], dict[str, Any]]
+
+
+_BOOKING_TARGETS: dict[ButtonAction, _BookingTarget] = {
+    # «Мои записи» under a push: that visit.
+    ButtonAction.VISIT: _BookingTarget(
+        SIGN_IN_FOR_VISIT,
+        NO_SUCH_VISIT,
+        MyVisits.visit,
+        lambda visit_id: VisitsStart(visit_id=visit_id).to_data(),
+    ),
+    # «Отменить» under a reminder: «Отменить запись?» for that visit.
+    ButtonAction.VISIT_CANCEL: _BookingTarget(
+        SIGN_IN_FOR_VISIT,
+        NO_SUCH_VISIT,
+        MyVisits.cancel,
+        lambda visit_id: VisitsStart(visit_id=visit_id, cancel=True).to_data(),
+    ),
+    # «Перенести» under a reminder: the calendar for moving that visit.
+    ButtonAction.VISIT_MOVE: _BookingTarget(
+        SIGN_IN_FOR_VISIT,
+        NO_SUCH_VISIT,
+        BookVisit.calendar,
+        lambda visit_id: BookStart(move_visit_id=visit_id).to_data(),
+    ),
+    # «Выбрать другое время» after the clinic cancelled a visit: its doctor's calendar.
+    ButtonAction.REBOOK: _BookingTarget(
+        SIGN_IN_FOR_VISIT,
+        NO_SUCH_VISIT,
+        BookVisit.calendar,
+        lambda visit_id: BookStart(rebook_visit_id=visit_id).to_data(),
+    ),
+    # «Записаться» under «Освободилось время»: the offer, or why it is gone.
+    ButtonAction.WAITLIST_OFFER: _BookingTarget(
+        SIGN_IN_FOR_OFFER,
+        NO_SUCH_OFFER,
+        WaitlistOffer.main,
+        lambda offer_id: OfferStart(offer_id=offer_id).to_data(),
+    ),
+}
+
+
+async def on_booking(
     callback: CallbackQuery,
     callback_data: PushAction,
     dialog_manager: DialogManager,
     current_user: CurrentUser | None,
-    *,
-    sign_in: str,
-    no_such: str,
-    state: State,
-    data: Callable[[int], dict[str, Any]],
 ) -> None:
     """A booking push button: its window, or the sign-in first.
 
     The windows ask the service (the access rule) themselves, so a forged or
     another person's id shows a refusal there, never data.
     """
+    target = _BOOKING_TARGETS[callback_data.action]
     if current_user is None:
-        await callback.answer(sign_in, show_alert=True)
+        await callback.answer(target.sign_in, show_alert=True)
         await open_home(dialog_manager, None, welcome=False)
         return
     item_id = _small_number(callback_data.arg)
     if item_id is None:
-        await callback.answer(no_such, show_alert=True)
+        await callback.answer(target.no_such, show_alert=True)
         return
     await callback.answer()
     await dialog_manager.start(
-        state, data=data(item_id), mode=StartMode.RESET_STACK, show_mode=ShowMode.SEND
-    )
-
-
-async def on_visit(
-    callback: CallbackQuery,
-    callback_data: PushAction,
-    dialog_manager: DialogManager,
-    current_user: CurrentUser | None,
-) -> None:
-    """«Мои записи» under a push: that visit."""
-    await _open(
-        callback,
-        callback_data,
-        dialog_manager,
-        current_user,
-        sign_in=SIGN_IN_FOR_VISIT,
-        no_such=NO_SUCH_VISIT,
-        state=MyVisits.visit,
-        data=lambda visit_id: VisitsStart(visit_id=visit_id).to_data(),
-    )
-
-
-async def on_visit_cancel(
-    callback: CallbackQuery,
-    callback_data: PushAction,
-    dialog_manager: DialogManager,
-    current_user: CurrentUser | None,
-) -> None:
-    """«Отменить» under a reminder: «Отменить запись?» for that visit."""
-    await _open(
-        callback,
-        callback_data,
-        dialog_manager,
-        current_user,
-        sign_in=SIGN_IN_FOR_VISIT,
-        no_such=NO_SUCH_VISIT,
-        state=MyVisits.cancel,
-        data=lambda visit_id: VisitsStart(visit_id=visit_id, cancel=True).to_data(),
-    )
-
-
-async def on_visit_move(
-    callback: CallbackQuery,
-    callback_data: PushAction,
-    dialog_manager: DialogManager,
-    current_user: CurrentUser | None,
-) -> None:
-    """«Перенести» under a reminder: the calendar for moving that visit."""
-    await _open(
-        callback,
-        callback_data,
-        dialog_manager,
-        current_user,
-        sign_in=SIGN_IN_FOR_VISIT,
-        no_such=NO_SUCH_VISIT,
-        state=BookVisit.calendar,
-        data=lambda visit_id: BookStart(move_visit_id=visit_id).to_data(),
-    )
-
-
-async def on_rebook(
-    callback: CallbackQuery,
-    callback_data: PushAction,
-    dialog_manager: DialogManager,
-    current_user: CurrentUser | None,
-) -> None:
-    """«Выбрать другое время» after the clinic cancelled a visit: its doctor's calendar."""
-    await _open(
-        callback,
-        callback_data,
-        dialog_manager,
-        current_user,
-        sign_in=SIGN_IN_FOR_VISIT,
-        no_such=NO_SUCH_VISIT,
-        state=BookVisit.calendar,
-        data=lambda visit_id: BookStart(rebook_visit_id=visit_id).to_data(),
-    )
-
-
-async def on_offer(
-    callback: CallbackQuery,
-    callback_data: PushAction,
-    dialog_manager: DialogManager,
-    current_user: CurrentUser | None,
-) -> None:
-    """«Записаться» under «Освободилось время»: the offer, or why it is gone."""
-    await _open(
-        callback,
-        callback_data,
-        dialog_manager,
-        current_user,
-        sign_in=SIGN_IN_FOR_OFFER,
-        no_such=NO_SUCH_OFFER,
-        state=WaitlistOffer.main,
-        data=lambda offer_id: OfferStart(offer_id=offer_id).to_data(),
+        target.state,
+        data=target.data(item_id),
+        mode=StartMode.RESET_STACK,
+        show_mode=ShowMode.SEND,
     )
 
 
@@ -272,14 +226,9 @@ def build_router() -> Router:
     router.callback_query.register(on_menu, PushAction.filter(F.action == ButtonAction.MENU))
     router.callback_query.register(on_status, PushAction.filter(F.action == ButtonAction.STATUS))
     router.callback_query.register(on_result, PushAction.filter(F.action == ButtonAction.RESULT))
-    for action, handler in (
-        (ButtonAction.VISIT, on_visit),
-        (ButtonAction.VISIT_CANCEL, on_visit_cancel),
-        (ButtonAction.VISIT_MOVE, on_visit_move),
-        (ButtonAction.REBOOK, on_rebook),
-        (ButtonAction.WAITLIST_OFFER, on_offer),
-    ):
-        router.callback_query.register(handler, PushAction.filter(F.action == action))
+    router.callback_query.register(
+        on_booking, PushAction.filter(F.action.in_(tuple(_BOOKING_TARGETS)))
+    )
     sharing_actions = (
         ButtonAction.SHARING_REQUEST,
         ButtonAction.SHARING_ALLOW,

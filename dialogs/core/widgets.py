@@ -16,14 +16,27 @@ Button ids stay what the windows had, so stored widget data keeps its meaning.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery
 from aiogram_dialog import DialogManager, StartMode
 from aiogram_dialog.widgets.common import WhenCondition
-from aiogram_dialog.widgets.kbd import Back, Button, Cancel, Keyboard, Row, Start, SwitchTo
+from aiogram_dialog.widgets.kbd import (
+    Back,
+    Button,
+    Cancel,
+    Column,
+    Group,
+    Keyboard,
+    Row,
+    Select,
+    Start,
+    SwitchTo,
+)
 from aiogram_dialog.widgets.kbd.button import OnClick
+from aiogram_dialog.widgets.kbd.select import OnItemClick
 from aiogram_dialog.widgets.text import Const, Format
 
 from dialogs.core.common import clear_error, current_error
@@ -35,6 +48,7 @@ __all__ = [
     "TO_MENU",
     "back_button",
     "cancel_button",
+    "choice_list",
     "error_line",
     "menu_button",
     "nav_row",
@@ -110,3 +124,20 @@ def cancel_button(
 def nav_row(*buttons: Keyboard, when: WhenCondition = None) -> Row:
     """The navigation buttons of a window side by side (e.g. «Назад» and «В меню»)."""
     return Row(*buttons, when=when)
+
+
+def choice_list(
+    id: str,
+    on_click: OnItemClick[Any, Any],
+    *,
+    items: str = "items",
+    width: int = 1,
+    when: WhenCondition = None,
+) -> Keyboard:
+    """A button for each (id, label) pair of the getter's `items`, `width` to a row."""
+    select: Select[str] = Select(
+        Format("{item[1]}"), id=id, item_id_getter=itemgetter(0), items=items, on_click=on_click
+    )
+    if width == 1:
+        return Column(select, when=when)
+    return Group(select, width=width, when=when)

@@ -70,21 +70,17 @@ async def add_day(
             doctor_id=doctor_id, day=day, starts_at=starts_at, ends_at=ends_at, status="working"
         )
     )
-    step = timedelta(minutes=specialty.slot_minutes)
-    slots = []
-    moment = starts_at
-    while moment + step <= ends_at:
-        slots.append(
-            Slot(
-                doctor_id=doctor_id,
-                schedule_day_id=schedule_day.id,
-                day=day,
-                starts_at=moment,
-                ends_at=moment + step,
-                status="open",
-            )
+    slots = [
+        Slot(
+            doctor_id=doctor_id,
+            schedule_day_id=schedule_day.id,
+            day=day,
+            starts_at=slot_start,
+            ends_at=slot_end,
+            status="open",
         )
-        moment += step
+        for slot_start, slot_end in cut(starts_at, ends_at, specialty.slot_minutes)
+    ]
     await uow.booking.schedule.add_slots(slots)
     if offer:
         for slot in slots:
@@ -99,6 +95,44 @@ async def add_day(
         slots=len(slots),
     )
     return slots
+
+
+@dataclass(frozen=True)
+class ScheduleMade:
+    """What `add_days` did: the days made, their slots, the days skipped (had a schedule)."""
+
+    made: int
+    slots: int
+    skipped: list[date]
+
+
+async def add_days(
+    uow: UnitOfWork,
+    ctx: AppContext,
+    doctor_id: int,
+    first: date,
+    last: date,
+    start: time,
+    end: time,
+    weekdays: frozenset[int],
+    *,
+    operator: str,
+) -> ScheduleMade:
+    """Working days from `first` to `last` on `weekdays` (Monday 0); days with one are skipped."""
+    if await uow.booking.catalog.doctor(doctor_id) is None:
+        raise DomainError(MSG_NO_DOCTOR)
+    made, slots, skipped = 0, 0, []
+    day = first
+    while day <= last:
+        if day.weekday() in weekdays:
+            if await uow.booking.schedule.day(doctor_id, day) is not None:
+                skipped.append(day)
+            else:
+                created = await add_day(uow, ctx, doctor_id, day, start, end, operator=operator)
+                made += 1
+                slots += len(created)
+        day += timedelta(days=1)
+    return ScheduleMade(made=made, slots=slots, skipped=skipped)
 
 
 async def cancel_day(

@@ -7,128 +7,27 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from services.booking import schedule, waitlist
-from services.booking.visits import BookingRefused, BookingService, SlotTaken
+from services.booking.visits import BookingRefused, SlotTaken
 from services.core.access import CurrentUser
-from services.core.context import AppContext
 from services.core.errors import DomainError
-from services.core.gateways import ConsoleMail, ConsoleSms, FrozenClock, Gateways
-from services.core.hashing import PasswordHasher
-from services.core.work import UseCases
 from storage.models import (
-    Account,
-    Doctor,
-    Organisation,
-    PatientAttachment,
     Referral,
-    Slot,
-    TelegramBinding,
 )
 from storage.uow import UnitOfWorkFactory
+from tests.support.booking import MONDAY, TUESDAY, BookingWorld, make_world
 
-MONDAY = date(2026, 11, 30)
-TUESDAY = date(2026, 12, 1)
-
-
-@dataclass
-class World:
-    ctx: AppContext
-    clock: FrozenClock
-    work: UnitOfWorkFactory
-    org: int
-    therapist: int
-    therapist2: int
-    cardiologist: int
-    people: list[CurrentUser]
-
-    def booking(self) -> UseCases[BookingService]:
-        return UseCases(self.work, self.ctx, BookingService)
-
-    async def slots(self, doctor_id: int, day: date) -> list[Slot]:
-        async with self.work() as uow:
-            found = await uow.booking.schedule.day(doctor_id, day)
-            assert found is not None
-            return list(await uow.booking.schedule.slots_of_day(found.id))
-
-    async def outbox(self, account_id: int) -> list[Any]:
-        async with self.work() as uow:
-            rows = []
-            for binding in await uow.identity.bindings.for_account(account_id):
-                rows += list(await uow.core.outbox.for_chat(binding.chat_id))
-            return rows
-
-
-async def _person(uow: Any, now: datetime, n: int, org: int) -> CurrentUser:
-    account = await uow.identity.accounts.add(
-        Account(
-            phone=f"+7999100{n:04d}",
-            last_name=f"Пациент{n}",
-            first_name="Тест",
-            password_hash="x",
-            created_at=now,
-        )
-    )
-    await uow.identity.bindings.add(
-        TelegramBinding(
-            telegram_user_id=50_000 + n, chat_id=50_000 + n, account_id=account.id, created_at=now
-        )
-    )
-    await uow.clinic.attachments.add(
-        PatientAttachment(
-            patient_account_id=account.id, organisation_id=org, since=now - timedelta(days=400)
-        )
-    )
-    return CurrentUser(account_id=account.id, session_id=0, display_name=f"Пациент{n}")
+World = BookingWorld
 
 
 @pytest.fixture
 async def world(uow_factory: UnitOfWorkFactory) -> AsyncIterator[World]:
-    clock = FrozenClock(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
-    ctx = AppContext(
-        gateways=Gateways(clock=clock, sms=ConsoleSms(), mail=ConsoleMail()),
-        hasher=PasswordHasher.for_tests(),
-        secret_key=b"k" * 32,
-    )
-    now = clock.now()
-    async with uow_factory() as uow:
-        org = await uow.clinic.organisations.add(
-            Organisation(
-                name="Городская поликлиника № 1",
-                ogrn="1027700000001",
-                address="ул. Ленина, 1",
-                phone="+7 495 000-00-01",
-                created_at=now,
-            )
-        )
-        doctors = []
-        for last, first, code, cabinet in (
-            ("Соколова", "Мария", "therapist", "101"),
-            ("Орлов", "Игорь", "therapist", "102"),
-            ("Белов", "Андрей", "cardiologist", "201"),
-        ):
-            doctor = await uow.booking.catalog.add_doctor(
-                Doctor(
-                    organisation_id=org.id,
-                    specialty_code=code,
-                    last_name=last,
-                    first_name=first,
-                    middle_name="Иванович" if last != "Соколова" else "Андреевна",
-                    cabinet=cabinet,
-                    active=True,
-                )
-            )
-            doctors.append(doctor.id)
-            for day in (MONDAY, TUESDAY):
-                await schedule.add_day(uow, ctx, doctor.id, day, time(9), time(15), operator="test")
-        people = [await _person(uow, now, n, org.id) for n in range(12)]
-        await uow.commit()
-    yield World(ctx, clock, uow_factory, org.id, doctors[0], doctors[1], doctors[2], people)
+    yield await make_world(uow_factory)
 
 
 async def test_a_day_is_cut_into_twenty_minute_slots_and_shown_in_the_month(world: World) -> None:

@@ -8,166 +8,35 @@ The command line that drives it is tested end to end in tests/e2e/test_cli.py.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
 
 import pytest
 
 from services.booking import schedule
-from services.booking.texts import MSK
-from services.booking.visits import BookingService
-from services.core.access import CurrentUser
-from services.core.context import AppContext
 from services.core.errors import DomainError
-from services.core.gateways import ConsoleMail, ConsoleSms, FrozenClock, Gateways
-from services.core.hashing import PasswordHasher
-from services.core.work import UseCases
 from storage.models import (
-    Account,
-    Doctor,
-    Organisation,
-    PatientAttachment,
     Referral,
-    Slot,
-    TelegramBinding,
 )
 from storage.uow import UnitOfWorkFactory
+from tests.support.booking import BELOV, MONDAY, SOKOLOVA, BookingWorld, make_world, msk
 
-MONDAY = date(2026, 11, 30)
 REASON = "врач на конференции"
 
 
-def msk(day: date, hour: int, minute: int = 0) -> datetime:
-    return datetime.combine(day, time(hour, minute), MSK)
-
-
-@dataclass
-class BookingWorld:
-    ctx: AppContext
-    clock: FrozenClock
-    work: UnitOfWorkFactory
-    org: int
-    therapist: int
-    cardiologist: int
-    people: list[CurrentUser]
-
-    def booking(self) -> UseCases[BookingService]:
-        return UseCases(self.work, self.ctx, BookingService)
-
-    async def slots(self, doctor_id: int, day: date) -> list[Slot]:
-        async with self.work() as uow:
-            found = await uow.booking.schedule.day(doctor_id, day)
-            assert found is not None
-            return list(await uow.booking.schedule.slots_of_day(found.id))
-
-    async def slot_at(self, doctor_id: int, moment: datetime) -> Slot:
-        for slot in await self.slots(doctor_id, moment.astimezone(MSK).date()):
-            if slot.starts_at == moment:
-                return slot
-        raise AssertionError(f"no slot at {moment}")
-
-    async def book(self, person: CurrentUser, doctor_id: int, moment: datetime) -> int:
-        slot = await self.slot_at(doctor_id, moment)
-        view = await self.booking().run(lambda b: b.book(person, slot.id))
-        assert view.id is not None
-        return view.id
-
-    async def outbox(self, account_id: int) -> list[Any]:
-        async with self.work() as uow:
-            rows = []
-            for binding in await uow.identity.bindings.for_account(account_id):
-                rows += list(await uow.core.outbox.for_chat(binding.chat_id))
-            return rows
-
-    async def free_times(self, doctor_id: int, specialty: str, day: date) -> list[str]:
-        times = await self.booking().run(
-            lambda b: b.free_times(self.org, specialty, doctor_id, day)
+async def change_monday(
+    world: BookingWorld, doctor_id: int, start: time, end: time
+) -> schedule.DayChange:
+    async with world.work() as uow:
+        made = await schedule.change_day(
+            uow, world.ctx, doctor_id, MONDAY, start, end, REASON, operator="admin:olga"
         )
-        return [t.time_text for t in times]
-
-    async def change(self, doctor_id: int, start: time, end: time) -> schedule.DayChange:
-        async with self.work() as uow:
-            change = await schedule.change_day(
-                uow, self.ctx, doctor_id, MONDAY, start, end, REASON, operator="admin:olga"
-            )
-            await uow.commit()
-        return change
-
-
-async def make_world(uow_factory: UnitOfWorkFactory, people: int = 6) -> BookingWorld:
-    """An organisation, a therapist and a cardiologist working MONDAY, `people` attached."""
-    clock = FrozenClock(datetime(2026, 11, 26, 9, 0, tzinfo=UTC))
-    ctx = AppContext(
-        gateways=Gateways(clock=clock, sms=ConsoleSms(), mail=ConsoleMail()),
-        hasher=PasswordHasher.for_tests(),
-        secret_key=b"k" * 32,
-    )
-    now = clock.now()
-    async with uow_factory() as uow:
-        org = await uow.clinic.organisations.add(
-            Organisation(
-                name="Городская поликлиника № 1",
-                ogrn="1027700000001",
-                address="ул. Ленина, 1",
-                phone="+7 495 000-00-01",
-                created_at=now,
-            )
-        )
-        doctors = []
-        for last, code, cabinet in (
-            ("Соколова", "therapist", "101"),
-            ("Белов", "cardiologist", "201"),
-        ):
-            doctor = await uow.booking.catalog.add_doctor(
-                Doctor(
-                    organisation_id=org.id,
-                    specialty_code=code,
-                    last_name=last,
-                    first_name="Мария" if last == "Соколова" else "Андрей",
-                    middle_name="Андреевна" if last == "Соколова" else "Николаевич",
-                    cabinet=cabinet,
-                    active=True,
-                )
-            )
-            doctors.append(doctor.id)
-            await schedule.add_day(uow, ctx, doctor.id, MONDAY, time(9), time(15), operator="test")
-        persons = []
-        for n in range(people):
-            account = await uow.identity.accounts.add(
-                Account(
-                    phone=f"+7999200{n:04d}",
-                    last_name=f"Пациент{n}",
-                    first_name="Тест",
-                    password_hash="x",
-                    created_at=now,
-                )
-            )
-            await uow.identity.bindings.add(
-                TelegramBinding(
-                    telegram_user_id=60_000 + n,
-                    chat_id=60_000 + n,
-                    account_id=account.id,
-                    created_at=now,
-                )
-            )
-            await uow.clinic.attachments.add(
-                PatientAttachment(
-                    patient_account_id=account.id,
-                    organisation_id=org.id,
-                    since=now - timedelta(days=400),
-                )
-            )
-            persons.append(
-                CurrentUser(account_id=account.id, session_id=0, display_name=f"Пациент{n}")
-            )
         await uow.commit()
-    return BookingWorld(ctx, clock, uow_factory, org.id, doctors[0], doctors[1], persons)
+    return made
 
 
 @pytest.fixture
 async def world(uow_factory: UnitOfWorkFactory) -> AsyncIterator[BookingWorld]:
-    yield await make_world(uow_factory)
+    yield await make_world(uow_factory, doctors=(SOKOLOVA, BELOV), days=(MONDAY,), people=6)
 
 
 async def test_shorter_hours_cancel_the_visits_outside_them_with_the_reason(
@@ -178,7 +47,7 @@ async def test_shorter_hours_cancel_the_visits_outside_them_with_the_reason(
     kept_visit = await world.book(kept, world.therapist, msk(MONDAY, 11))
     late_visit = await world.book(late, world.therapist, msk(MONDAY, 14, 40))
 
-    change = await world.change(world.therapist, time(10), time(13))
+    change = await change_monday(world, world.therapist, time(10), time(13))
 
     # 09:00–09:40 and 13:00–14:40 are closed; nothing new opens.
     assert change == schedule.DayChange(closed=9, opened=0, told=2)
@@ -240,7 +109,7 @@ async def test_the_referral_of_a_cancelled_visit_is_given_back(world: BookingWor
         used = await uow.booking.referrals.get(referral_id)
         assert used is not None and used.used_by_appointment_id == visit_id
 
-    change = await world.change(world.cardiologist, time(9), time(12))
+    change = await change_monday(world, world.cardiologist, time(9), time(12))
     assert change.told == 1
     async with world.work() as uow:
         back = await uow.booking.referrals.get(referral_id)
@@ -277,7 +146,7 @@ async def test_longer_hours_open_new_times_and_offer_them_to_the_waitlist(
             lambda b, p=person: b.join_waitlist(p, "therapist", world.therapist, MONDAY, MONDAY)
         )
 
-    change = await world.change(world.therapist, time(8), time(16))
+    change = await change_monday(world, world.therapist, time(8), time(16))
 
     assert change == schedule.DayChange(closed=0, opened=6, told=0)
     # The first new times (08:00, 08:20) go one to each person waiting, held for them.
@@ -294,13 +163,13 @@ async def test_longer_hours_open_new_times_and_offer_them_to_the_waitlist(
 
 
 async def test_narrowed_then_widened_again_the_closed_times_reopen(world: BookingWorld) -> None:
-    await world.change(world.therapist, time(11), time(12))
+    await change_monday(world, world.therapist, time(11), time(12))
     assert await world.free_times(world.therapist, "therapist", MONDAY) == [
         "11:00",
         "11:20",
         "11:40",
     ]
-    change = await world.change(world.therapist, time(9), time(15))
+    change = await change_monday(world, world.therapist, time(9), time(15))
     assert change == schedule.DayChange(closed=0, opened=15, told=0)
     assert len(await world.free_times(world.therapist, "therapist", MONDAY)) == 18
     assert len(await world.slots(world.therapist, MONDAY)) == 18
@@ -309,7 +178,7 @@ async def test_narrowed_then_widened_again_the_closed_times_reopen(world: Bookin
 async def test_hours_off_the_grid_keep_the_times_inside_and_fill_the_gaps(
     world: BookingWorld,
 ) -> None:
-    change = await world.change(world.therapist, time(8, 10), time(9, 50))
+    change = await change_monday(world, world.therapist, time(8, 10), time(9, 50))
     # 08:10, 08:30 are new; 09:00 and 09:20 stay; 08:50 would overlap 09:00; 09:40 ends late.
     assert change == schedule.DayChange(closed=16, opened=2, told=0)
     times = await world.free_times(world.therapist, "therapist", MONDAY)
@@ -320,7 +189,7 @@ async def test_times_already_begun_are_left_alone(world: BookingWorld) -> None:
     anna = world.people[0]
     await world.book(anna, world.therapist, msk(MONDAY, 9, 20))
     world.clock.current = msk(MONDAY, 10).astimezone(UTC)
-    change = await world.change(world.therapist, time(12), time(13))
+    change = await change_monday(world, world.therapist, time(12), time(13))
     # 10:20–11:40 and 13:00–14:40 are closed; 09:00–10:00 have begun and stay as they were.
     assert change == schedule.DayChange(closed=11, opened=0, told=0)
     async with world.work() as uow:

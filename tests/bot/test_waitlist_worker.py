@@ -11,7 +11,7 @@ import pytest
 from bot.workers.booking import WaitlistWorker
 from storage.db import create_engine, create_session_factory
 from storage.uow import UnitOfWorkFactory
-from tests.booking.test_schedule_admin import MONDAY, BookingWorld, make_world, msk
+from tests.support.booking import MONDAY, BookingWorld, make_world, msk
 
 
 async def _offer_to_first_of_two(world: BookingWorld) -> tuple[int, int]:

@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import sys
+from datetime import date, timedelta
 from pathlib import Path
 
 
@@ -28,15 +29,38 @@ class Console:
                     raise AssertionError(f"the demo ended before {pattern!r}:\n{self.seen}")
                 self.seen += chunk.decode(errors="replace")
 
+    async def press(self, label: str, within: float = 60) -> None:
+        """Press the button `label` of the newest message that shows it."""
+        start = len(self.seen)
+        pattern = r"\[(\d+)\] \S+ " + re.escape(label)
+        number = None
+        async with asyncio.timeout(within):
+            while number is None:
+                found = list(re.finditer(pattern, self.seen))
+                if found and (found[-1].start() >= start or start == len(self.seen)):
+                    number = found[-1].group(1)
+                    break
+                assert self.process.stdout is not None
+                chunk = await self.process.stdout.read(4096)
+                if not chunk:
+                    raise AssertionError(f"the demo ended before {label!r}:\n{self.seen}")
+                self.seen += chunk.decode(errors="replace")
+        await self.type(number)
+
     async def type(self, line: str) -> None:
         assert self.process.stdin is not None
         self.process.stdin.write((line + "\n").encode())
         await self.process.stdin.drain()
 
 
-async def _start_demo(tmp_path: Path) -> asyncio.subprocess.Process:
+def _demo_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "REDIS", "BOT_"))}
     env["DATA_DIR"] = str(tmp_path / "data")
+    return env
+
+
+async def _start_demo(tmp_path: Path) -> asyncio.subprocess.Process:
+    env = _demo_env(tmp_path)
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -100,6 +124,92 @@ async def test_demo_signs_in_as_anna_with_the_code_on_screen(tmp_path: Path) -> 
         code = (await console.expect(r"Код подтверждения: (\d{6})")).group(1)
         await console.type(code)
         await console.expect("Здравствуйте, Анна Сергеевна!")
+        await console.type("/quit")
+        await console.expect("До свидания!")
+        assert await asyncio.wait_for(process.wait(), 30) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert "Traceback" not in console.seen
+
+
+async def _sign_in_as_anna(console: Console) -> None:
+    await console.expect(r"\[1\] ▸ Войти через Госуслуги")
+    await console.type("1")
+    await console.expect("Введите логин")
+    await console.type("+79990000001")
+    await console.expect("Введите пароль")
+    await console.type("Demo-Passw0rd")
+    await console.expect(r"\[1\] ⌨ 📱 Поделиться номером")
+    await console.type("/contact")
+    await console.press("Код из SMS")
+    code = (await console.expect(r"Код подтверждения: (\d{6})")).group(1)
+    await console.type(code)
+    await console.expect("Здравствуйте, Анна Сергеевна!")
+
+
+async def _admin(tmp_path: Path, *args: str) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "admin",
+        *args,
+        cwd=tmp_path,
+        env=_demo_env(tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 0, out.decode()
+    return out.decode()
+
+
+async def test_readme_waitlist_walk_through_a_time_opened_by_the_admin_reaches_anna(
+    tmp_path: Path,
+) -> None:
+    """README's waitlist: Анна waits for Белов; `admin change-day` opens times; the push."""
+    process = await _start_demo(tmp_path)
+    console = Console(process)
+    try:
+        await _sign_in_as_anna(console)
+        await console.press("Записаться к врачу")
+        await console.press("Кардиолог (есть направление)")
+        await console.press("Белов Андрей Николаевич, каб. 301")
+        await console.expect("Ближайшее свободное время")
+        await console.press("Сообщить, если появится время раньше")
+        await console.press("Только к врачу Белов А. Н.")
+        await console.press("В ближайшие 2 недели")
+        period = await console.expect(r"Период: с (\d\d)\.(\d\d)\.(\d{4}) по ")
+        doctors = await _admin(tmp_path, "doctors")
+        belov = re.search(r"^(\d+)\s+Белов Андрей Николаевич\s+кардиолог", doctors, re.M)
+        assert belov, doctors
+        # The next working day after today: every one of Белов's times that week is taken,
+        # and today's 15:00–16:00 may be over already.
+        day = date(int(period.group(3)), int(period.group(2)), int(period.group(1)))
+        day += timedelta(days=1)
+        while day.weekday() >= 5:
+            day += timedelta(days=1)
+        changed = await _admin(
+            tmp_path,
+            "change-day",
+            "--doctor",
+            belov.group(1),
+            "--day",
+            day.isoformat(),
+            "--hours",
+            "09:00-16:00",
+            "--reason",
+            "Приём продлён до 16:00",
+        )
+        assert "3 opened" in changed, changed
+        await console.expect(r"Освободилось время: кардиолог")
+        await console.press("Записаться")
+        await console.expect(r"Мы придерживаем это время для вас до \d\d:\d\d")
+        await console.press("Записаться")
+        await console.expect("✅ Вы записаны на приём")
+        await console.expect(r"в 15:00")
         await console.type("/quit")
         await console.expect("До свидания!")
         assert await asyncio.wait_for(process.wait(), 30) == 0
