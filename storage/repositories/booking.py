@@ -8,9 +8,23 @@ someone else; `free_*` queries say that in one statement each.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, text, update
+from sqlalchemy import (
+    CompoundSelect,
+    Date,
+    Select,
+    and_,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    union_all,
+    update,
+)
 from sqlalchemy import insert as insert_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
@@ -163,7 +177,13 @@ class ScheduleRepo(Repo):
         now: datetime,
         patient_account_id: int | None = None,
     ) -> list[date]:
-        """The days from `first` to `last` with at least one free time (the month view)."""
+        """The days from `first` to `last` with at least one free time (the month view).
+
+        One probe a day, in one statement: does any free slot exist that day? Each probe
+        stops at the first free slot it meets (an index seek per doctor), instead of
+        reading every slot of the month of every doctor to keep the distinct days:
+        for «Любой врач» over 30 therapists that was ~16,000 slots a month.
+        """
         where = self._free_slots(
             organisation_id=organisation_id,
             specialty=specialty,
@@ -171,13 +191,24 @@ class ScheduleRepo(Repo):
             now=now,
             patient_account_id=patient_account_id,
         )
-        stmt = (
-            select(Slot.day)
-            .where(where, Slot.day >= first, Slot.day <= last)
-            .distinct()
-            .order_by(Slot.day)
-        )
-        return list((await self.session.execute(stmt)).scalars().all())
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        if not days:
+            return []
+        stmt: Select[Any] | CompoundSelect[Any]
+        if self.session.get_bind().dialect.name == "postgresql":
+            # One probe planned once and run for each day of a series: 31 probes written
+            # out cost PostgreSQL more to plan (~10 ms) than to run (~1 ms).
+            n = func.generate_series(0, len(days) - 1).column_valued("n")
+            stmt = select(n).where(exists().where(where, Slot.day == literal(first, Date) + n))
+        else:
+            # SQLite plans cheaply: the probes written out, one a day.
+            probes = [
+                select(literal(n).label("n")).where(exists().where(where, Slot.day == day))
+                for n, day in enumerate(days)
+            ]
+            stmt = probes[0] if len(probes) == 1 else union_all(*probes)
+        found: Sequence[int] = (await self.session.execute(stmt)).scalars().all()
+        return sorted(days[n] for n in found)
 
     async def free_slots(
         self,
