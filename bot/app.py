@@ -89,6 +89,7 @@ def policy_from(settings: Settings) -> SecurityPolicy:
         otp_resend_seconds=settings.otp_resend_seconds,
         password_max_failures=settings.password_max_failures,
         doctor_step_up_minutes=settings.doctor_step_up_minutes,
+        staff_password_days=settings.staff_password_days,
         session_max_hours=settings.session_max_hours,
         second_factor_max_failures=settings.second_factor_max_failures,
         second_factor_lock_minutes=settings.second_factor_lock_minutes,

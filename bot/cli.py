@@ -104,6 +104,23 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         cmd = admin_sub.add_parser(name, help=text)
         cmd.add_argument("login", help="phone, e-mail or СНИЛС")
+    # Staff of medical organisations (services.clinic.staff).
+    staff = admin_sub.add_parser(
+        "create-staff", help="add a doctor or an organisation's administrator (ОГРН checked)"
+    )
+    staff.add_argument("--org", required=True, help="the organisation's ОГРН (13 digits) or id")
+    staff.add_argument("--org-name", help="a new organisation's full name (with a new ОГРН)")
+    staff.add_argument("--org-address", help="a new organisation's address")
+    staff.add_argument("--role", required=True, choices=("doctor", "org-admin"))
+    staff.add_argument("--specialty", help="a doctor's specialty: терапевт, кардиолог …")
+    staff.add_argument("--phone", required=True)
+    staff.add_argument("--last-name", required=True)
+    staff.add_argument("--first-name", required=True)
+    staff.add_argument("--middle-name")
+    confirm = admin_sub.add_parser(
+        "confirm-staff", help="confirm a staff member's employment (a doctor's cards open)"
+    )
+    confirm.add_argument("staff_id", type=int, help="the id `create-staff` printed")
     # The laboratories' API (bot.api).
     add_lab = admin_sub.add_parser(
         "add-lab", help="register a laboratory that sends results (its Ed25519 or P-256 key)"

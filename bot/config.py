@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     otp_resend_seconds: int = Field(default=60, ge=0)
     password_max_failures: int = Field(default=3, ge=1)
     doctor_step_up_minutes: int = Field(default=15, ge=1)
+    # Staff passwords expire after this many days and are changed at sign-in.
+    staff_password_days: int = Field(default=90, ge=1)
     # Sign-in limits and the session's lifetime (the second factor and sign-in).
     session_max_hours: int = Field(default=12, ge=1)
     second_factor_max_failures: int = Field(default=10, ge=1)

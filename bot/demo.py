@@ -25,8 +25,11 @@ from bot.config import Settings
 from bot.runner import prepare
 from bot.workers import start_workers
 from services.booking.demo import ORGANISATION_NAME, WORKING_DAYS
+from services.clinic.demo import DEMO_STAFF, demo_totp_secret
 from services.core.gateways import ConsoleMail, ConsoleSms
+from services.core.journal import short_name
 from services.demo import DEMO_PASSWORD, DEMO_PEOPLE, seed_demo
+from services.sharing.demo import IVANOV_NAME, IVANOV_PHONE, invitation_command
 from tgsandbox import ApiError, Sandbox, SandboxEvent, SandboxFile, SandboxMessage, SandboxUser
 
 HELP = (
@@ -45,6 +48,14 @@ class _Button:
     message_id: int | None
     label: str
     keyboard: str
+
+
+def _is_push(message: SandboxMessage) -> bool:
+    """A push message (its buttons are the push router's), not a dialog's window."""
+    return all(
+        str(message.button(label).get("callback_data", "")).startswith("push:")
+        for label in message.buttons
+    )
 
 
 class Console:
@@ -123,15 +134,27 @@ class Console:
         return f"\n   сохранён: {path.resolve()}"
 
     def _number_buttons(self, messages: list[SandboxMessage]) -> None:
-        self.buttons = []
+        """Number the newest message's buttons; under a push, the open window's ones too.
+
+        In Telegram the window above a push stays pressable; here it keeps numbers
+        after the push's own, so a click on it after the push can be tried.
+        """
         with_keyboard = [m for m in messages if m.from_bot and m.buttons]
-        if with_keyboard:
-            newest = with_keyboard[-1]
-            self.buttons += [_Button(newest.message_id, b, "inline") for b in newest.buttons]
+        shown = with_keyboard[-1:]
+        if shown and _is_push(shown[0]):
+            window = next((m for m in reversed(with_keyboard) if not _is_push(m)), None)
+            if window is not None:
+                shown.append(window)
+        self.buttons = [
+            _Button(m.message_id, label, "inline") for m in shown for label in m.buttons
+        ]
         reply = self.user.current_reply_keyboard()
-        if reply:
-            self.buttons += [_Button(None, label, "reply") for label in reply]
+        self.buttons += [_Button(None, label, "reply") for label in reply or []]
+        previous: int | None = shown[0].message_id if shown else None
         for number, button in enumerate(self.buttons, start=1):
+            if button.message_id not in (previous, None):
+                self.say("   — кнопки окна выше:")
+                previous = button.message_id
             mark = "⌨" if button.keyboard == "reply" else "▸"
             self.say(f"   [{number}] {mark} {button.label}")
 
@@ -247,7 +270,9 @@ async def run_console(
             gateway.listeners.append(console.notice)
     stop = asyncio.Event()
     await runtime.dispatcher.emit_startup(bot=bot)
-    workers = start_workers(runtime, bot, stop)
+    # Other terminals on the same DATA_DIR are other people's Telegram: their pushes are
+    # theirs to send (this sandbox knows only this person's chat).
+    workers = start_workers(runtime, bot, stop, chats={person.chat_id})
     # The laboratories' API, so that `python -m bot demo-lab` can send Анна a result.
     api_port = settings.api_port or DEFAULT_API_PORT
     try:
@@ -265,9 +290,23 @@ async def run_console(
             f"  {account.last_name} {account.first_name} {account.middle_name or ''}: "
             f"{account.phone}, второй фактор: {demo.second_factor}"
         )
+    for staff in DEMO_STAFF:
+        console.say(
+            f"  Врач {staff.last_name} {staff.first_name} {staff.middle_name}: {staff.phone}, "
+            f"ключ приложения для кодов: {demo_totp_secret(staff.phone)}"
+        )
     console.say(
         f"Запись к врачу: Анна и Петров прикреплены к поликлинике «{ORGANISATION_NAME}»; "
         f"расписание на {WORKING_DAYS} рабочих дней вперёд от дня, когда созданы демо-данные."
+    )
+    console.say(
+        "Доступ для близких: Анна открыла Петрову доступ «просмотр и скачивание» к своей "
+        "карте на год."
+    )
+    console.say(
+        f"Приглашение Анны для сына ({short_name(IVANOV_NAME)}, {IVANOV_PHONE}, «полный доступ») — "
+        f"в демо с этим номером (make demo PHONE={IVANOV_PHONE}) введите: "
+        f"{invitation_command(runtime.ctx)}"
     )
     if api_runner is not None:
         console.say(

@@ -295,6 +295,8 @@ async def admin(args: argparse.Namespace, settings: Settings) -> int:
         return await add_lab(args, settings)
     if args.admin_command in BOOKING_COMMANDS:
         return await _admin_booking(args, settings)
+    if args.admin_command in STAFF_COMMANDS:
+        return await _admin_staff(args, settings)
     runtime = await _with_runtime(settings)
     try:
         async with runtime.uow_factory() as uow:
@@ -336,6 +338,56 @@ async def admin(args: argparse.Namespace, settings: Settings) -> int:
 
 
 BOOKING_COMMANDS = ("doctors", "schedule", "cancel-day", "change-day")
+STAFF_COMMANDS = ("create-staff", "confirm-staff")
+
+
+async def _admin_staff(args: argparse.Namespace, settings: Settings) -> int:
+    """`admin create-staff|confirm-staff`: one unit of work, audited."""
+    from services.clinic.staff import NewStaff, StaffAdmin
+
+    runtime = await _with_runtime(settings)
+    lines: list[str] = []
+    try:
+        async with runtime.uow_factory() as uow:
+            service = StaffAdmin(uow, runtime.ctx, operator=args.operator)
+            try:
+                if args.admin_command == "create-staff":
+                    created = await service.create_staff(
+                        NewStaff(
+                            organisation=args.org,
+                            role=args.role,
+                            phone=args.phone,
+                            last_name=args.last_name,
+                            first_name=args.first_name,
+                            middle_name=args.middle_name,
+                            specialty=args.specialty,
+                            organisation_name=args.org_name,
+                            organisation_address=args.org_address,
+                        )
+                    )
+                    state = "confirmed" if created.confirmed else "pending confirmation"
+                    lines = [
+                        f"staff {created.staff_id} created (account {created.account_id}, "
+                        f"organisation {created.organisation_id}, {created.role}, {state})"
+                    ]
+                    if created.booking_doctor_id is not None:
+                        lines.append(f"linked to booking doctor {created.booking_doctor_id}")
+                    if created.temporary_password is not None:
+                        lines.append(
+                            "temporary password (tell it to the person, once; it is changed "
+                            f"at the first sign-in): {created.temporary_password}"
+                        )
+                else:
+                    staff = await service.confirm_staff(args.staff_id)
+                    lines = [f"staff {staff.id} confirmed"]
+            except DomainError as exc:
+                print(f"error: {exc.message}", file=sys.stderr)
+                return 1
+            await uow.commit()
+    finally:
+        await runtime.close()
+    print("\n".join(lines))
+    return 0
 
 
 async def _admin_booking(args: argparse.Namespace, settings: Settings) -> int:

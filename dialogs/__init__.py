@@ -10,6 +10,7 @@ def build_router() -> Router:
     from dialogs.booking.book.dialog import build_dialog as book_dialog
     from dialogs.booking.offer.dialog import build_dialog as offer_dialog
     from dialogs.booking.visits.dialog import build_dialog as visits_dialog
+    from dialogs.clinic.cabinet.dialog import build_dialog as cabinet_dialog
     from dialogs.core.guard import protect
     from dialogs.core.journal.dialog import build_dialog as journal_dialog
     from dialogs.core.otp.dialog import build_dialog as otp_dialog
@@ -47,6 +48,7 @@ def build_router() -> Router:
         book_dialog(),
         visits_dialog(),
         offer_dialog(),
+        cabinet_dialog(),
     )
     from dialogs.core.card import protect_cards
 

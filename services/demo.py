@@ -6,10 +6,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.booking.demo import seed_booking
+from services.clinic.demo import seed_staff
 from services.core.context import AppContext
 from services.core.gateways import RegistryRecord
 from services.identity.admin import AdminService, NewAccount
 from services.record.demo import seed_record
+from services.sharing.demo import seed_sharing
 from storage.models import MedicalRecord, RegistryPerson
 from storage.uow import UnitOfWork
 
@@ -194,6 +196,8 @@ async def seed_demo(uow: UnitOfWork, ctx: AppContext) -> list[str]:
             )
     await _open_anna_record(uow, ctx)
     await _seed_booking(uow, ctx)
+    await seed_staff(uow, ctx)
+    await _seed_sharing(uow, ctx)
     return created
 
 
@@ -202,6 +206,13 @@ async def _seed_booking(uow: UnitOfWork, ctx: AppContext) -> None:
     petrov = await uow.identity.accounts.find_by_login("phone", DEMO_PEOPLE[1].account.phone)
     if anna is not None and petrov is not None:
         await seed_booking(uow, ctx, anna_account_id=anna.id, petrov_account_id=petrov.id)
+
+
+async def _seed_sharing(uow: UnitOfWork, ctx: AppContext) -> None:
+    anna = await uow.identity.accounts.find_by_login("phone", DEMO_PEOPLE[0].account.phone)
+    petrov = await uow.identity.accounts.find_by_login("phone", DEMO_PEOPLE[1].account.phone)
+    if anna is not None and petrov is not None:
+        await seed_sharing(uow, ctx, anna_account_id=anna.id, petrov_account_id=petrov.id)
 
 
 # Анна's card is open from the start (her application was decided long ago), so the

@@ -22,7 +22,13 @@ from storage.repositories.booking import (
     VisitRepo,
     WaitlistRepo,
 )
-from storage.repositories.clinic import AttachmentRepo, OrganisationRepo, StaffRepo, StepUpRepo
+from storage.repositories.clinic import (
+    AttachmentRepo,
+    OrganisationRepo,
+    PatientRepo,
+    StaffRepo,
+    StepUpRepo,
+)
 from storage.repositories.core import AuditRepo, OutboxRepo
 from storage.repositories.enrolment import ApplicationRepo, DocumentRepo, RegistryRepo
 from storage.repositories.extracts import ExtractRequestRepo
@@ -109,6 +115,7 @@ class ClinicRepos(RepoGroup):
     staff: StaffRepo
     attachments: AttachmentRepo
     step_ups: StepUpRepo
+    patients: PatientRepo
 
 
 class IntegrationRepos(RepoGroup):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 
 from aiogram import Bot
 from aiogram.fsm.storage.redis import RedisStorage
@@ -30,7 +31,12 @@ def build_limiter(runtime: Runtime) -> SendLimiter:
     return LocalLimiter(settings.notify_rate_per_second, settings.notify_per_chat_interval)
 
 
-def build_notifier(runtime: Runtime, bot: Bot, limiter: SendLimiter | None = None) -> Notifier:
+def build_notifier(
+    runtime: Runtime,
+    bot: Bot,
+    limiter: SendLimiter | None = None,
+    chats: Collection[int] | None = None,
+) -> Notifier:
     settings = runtime.settings
     return Notifier(
         runtime.uow_factory,
@@ -41,6 +47,7 @@ def build_notifier(runtime: Runtime, bot: Bot, limiter: SendLimiter | None = Non
         clock=runtime.ctx.gateways.clock,
         limiter=limiter or build_limiter(runtime),
         outage_backoff_max=settings.worker_outage_backoff_max_seconds,
+        chats=chats,
     )
 
 
@@ -80,8 +87,11 @@ def build_waitlist_worker(runtime: Runtime) -> WaitlistWorker:
     )
 
 
-def start_workers(runtime: Runtime, bot: Bot, stop: asyncio.Event) -> list[asyncio.Task[None]]:
-    notifier = build_notifier(runtime, bot)
+def start_workers(
+    runtime: Runtime, bot: Bot, stop: asyncio.Event, *, chats: Collection[int] | None = None
+) -> list[asyncio.Task[None]]:
+    """The notifier (only to `chats`, if given), the processor and the waitlist worker."""
+    notifier = build_notifier(runtime, bot, chats=chats)
     processor = build_processor(runtime, bot)
     waitlist = build_waitlist_worker(runtime)
     return [

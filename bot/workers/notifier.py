@@ -60,7 +60,7 @@ import logging
 import random
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -146,7 +146,10 @@ class Notifier:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         limiter: SendLimiter | None = None,
         outage_backoff_max: float = 30.0,
+        chats: Collection[int] | None = None,
     ) -> None:
+        """`chats`: deliver only to these chats and leave the others' rows to other notifiers
+        (the console demo: each terminal is one person's Telegram and sends only theirs)."""
         if rate_per_second <= 0:
             raise ValueError("rate_per_second must be positive")
         if max_attempts < 1 or batch_size < 1 or max_in_flight < 1:
@@ -156,6 +159,7 @@ class Notifier:
             raise ValueError("lease_seconds must exceed send_timeout")
         self._uow_factory = uow_factory
         self._bot = bot
+        self._chats = frozenset(chats) if chats is not None else None
         self._per_chat_interval = per_chat_interval
         self._max_attempts = max_attempts
         self._batch_size = batch_size
@@ -236,7 +240,7 @@ class Notifier:
             # wait for its lock rather than fail as a reader turned writer.
             expired = await uow.core.outbox.expire_sending(now, EXPIRED_SENDING_ERROR)
             given_back = [await self._give_back_expired(uow, row_id, now) for row_id in expired]
-            rows = await uow.core.outbox.claim_due(now, claim, self._batch_size)
+            rows = await uow.core.outbox.claim_due(now, claim, self._batch_size, self._chats)
             seen: set[int] = set()
             for row in rows:
                 if row.chat_id in seen:

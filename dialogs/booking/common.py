@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiogram.fsm.state import State
 from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram_dialog import DialogManager, ShowMode
 
-from dialogs.core.common import chat_id, clear_error, ctx, current_user, guarded, set_error, work
+from dialogs.core.card import principal
+from dialogs.core.common import chat_id, clear_error, ctx, guarded, set_error, work
 from dialogs.core.uploads import attachment, download
 from services.booking.texts import MONTHS_GENITIVE, MSK, WEEKDAYS_SHORT
 from services.booking.visits import BookingService, VisitUploads, VisitView
@@ -66,25 +67,43 @@ def visit_text(view: VisitView, *, file: bool = True) -> str:
     return "\n".join(lines)
 
 
-async def send_calendar_file(
-    callback: CallbackQuery, manager: DialogManager, visit_id: int
-) -> None:
+def calendar_file(
+    visit_id_of: Callable[[DialogManager], int | None],
+) -> Callable[[CallbackQuery, Any, DialogManager], Awaitable[None]]:
     """«Добавить в календарь»: the visit's .ics below the window, then the window again."""
-    user = current_user(manager)
 
-    async def send() -> None:
-        name, data = await booking(manager).run(lambda s: s.calendar_file(user, visit_id))
-        assert callback.bot is not None
-        await callback.bot.send_document(
-            chat_id(manager),
-            BufferedInputFile(data, filename=name),
-            caption="Откройте файл, чтобы добавить приём в календарь телефона.",
-            protect_content=True,
-        )
+    async def handler(callback: CallbackQuery, _b: Any, manager: DialogManager) -> None:
+        visit_id = visit_id_of(manager)
+        if visit_id is None:
+            return
+        user = await principal(manager)
 
-    if await guarded(manager, send):
-        # The file is below the window now: show the window again under it.
-        manager.show_mode = ShowMode.SEND
+        async def send() -> None:
+            name, data = await booking(manager).run(lambda s: s.calendar_file(user, visit_id))
+            assert callback.bot is not None
+            await callback.bot.send_document(
+                chat_id(manager),
+                BufferedInputFile(data, filename=name),
+                caption="Откройте файл, чтобы добавить приём в календарь телефона.",
+                protect_content=True,
+            )
+
+        if await guarded(manager, send):
+            # The file is below the window now: show the window again under it.
+            manager.show_mode = ShowMode.SEND
+
+    return handler
+
+
+def to_attach(state: State) -> Callable[[CallbackQuery, Any, DialogManager], Awaitable[None]]:
+    """«Прикрепить файл»: the window that asks for the file."""
+
+    async def handler(_c: CallbackQuery, _b: Any, manager: DialogManager) -> None:
+        clear_error(manager)
+        manager.dialog_data.pop("notice", None)
+        await manager.switch_to(state)
+
+    return handler
 
 
 def file_input(
@@ -97,7 +116,7 @@ def file_input(
 
     async def handler(message: Message, _widget: Any, manager: DialogManager) -> None:
         clear_error(manager)
-        user = current_user(manager)
+        user = await principal(manager)
         visit_id = visit_id_of(manager)
         if visit_id is None:
             await manager.switch_to(done)

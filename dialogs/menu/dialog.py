@@ -4,6 +4,7 @@ from aiogram_dialog.widgets.text import Const, Format
 
 from dialogs.booking.book.states import BookVisit
 from dialogs.booking.visits.states import MyVisits
+from dialogs.clinic.cabinet.states import DoctorCabinet
 from dialogs.core.common import buttons_only
 from dialogs.core.journal.states import Journal
 from dialogs.core.widgets import back_button, error_line, switch_button
@@ -22,6 +23,7 @@ def build_dialog() -> Dialog:
             Format("Главное меню\n\nЗдравствуйте, {name}! Выберите, что вы хотите сделать."),
             Const("\nЭлектронная медицинская карта открыта.", when="record_open"),
             Start(Const("Моя медкарта"), id="record", state=RecordCard.main, when="record_open"),
+            Start(Const("Кабинет врача"), id="doctor", state=DoctorCabinet.main, when="is_staff"),
             Start(Const("Записаться к врачу"), id="book", state=BookVisit.specialty),
             Start(Const("Мои записи"), id="visits", state=MyVisits.main),
             Button(Const("Заявление на ЭМК"), id="application", on_click=handlers.on_application),
@@ -29,7 +31,12 @@ def build_dialog() -> Dialog:
             switch_button("История входов", id="history", state=MainMenu.history),
             Start(Const("Журнал действий"), id="journal", state=Journal.main),
             Start(Const("Доступ для близких"), id="sharing", state=RelativesAccess.main),
-            Start(Const("Карты близких"), id="relative_cards", state=RelativeCards.main),
+            Start(
+                Const("Карты близких"),
+                id="relative_cards",
+                state=RelativeCards.main,
+                when="has_cards",
+            ),
             Button(Const("Сменить пароль"), id="password", on_click=handlers.on_change_password),
             Button(Const("Выйти"), id="logout", on_click=handlers.on_logout),
             error_line,

@@ -4,13 +4,27 @@ from typing import Any
 
 from aiogram_dialog import DialogManager
 
-from dialogs.core.common import applications, auth, current_user, local_time
+from dialogs.clinic.common import is_staff
+from dialogs.core.common import applications, auth, ctx, current_user, local_time, user_id, work
+from services.core.work import UseCases
+from services.sharing.grants import SharingService
 
 
 async def main_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     user = current_user(dialog_manager)
     record_open = await applications(dialog_manager).run(lambda s: s.record_open(user))
-    return {"name": user.display_name, "record_open": record_open}
+    tg = user_id(dialog_manager)
+    cards = await UseCases(work(dialog_manager), ctx(dialog_manager), SharingService).run(
+        lambda s: s.cards(tg, user)
+    )
+    # «Карты близких» only for someone a card was shared with: as on the portal, a section
+    # that can hold nothing for this person is not offered (an invitation opens by its link).
+    return {
+        "name": user.display_name,
+        "record_open": record_open,
+        "has_cards": bool(cards),
+        "is_staff": await is_staff(dialog_manager, user),
+    }
 
 
 async def history_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:

@@ -38,7 +38,7 @@ from services.booking.texts import (
 )
 from services.core import notify
 from services.core.access import (
-    AccountPrincipal,
+    CardUser,
     Decision,
     Permission,
     Principal,
@@ -398,7 +398,7 @@ class BookingService:
 
     # -- «Записаться к врачу» ----------------------------------------------------------
 
-    async def start(self, user: AccountPrincipal) -> BookingStart:
+    async def start(self, user: CardUser) -> BookingStart:
         """The patient's organisation and its specialties (with the referrals they have)."""
         subject = user.subject_account_id
         decision = await self._require(user, subject, "booking.start")
@@ -421,7 +421,7 @@ class BookingService:
         await self._journal(user, subject, decision, "booking.start")
         return BookingStart(organisation.id, organisation.name, options)
 
-    async def check_specialty(self, user: AccountPrincipal, code: str) -> SpecialtyOption:
+    async def check_specialty(self, user: CardUser, code: str) -> SpecialtyOption:
         """The specialty the person chose, or why they cannot book it (told before the calendar).
 
         The same rules are checked again on the confirmation screen and on «Записаться».
@@ -499,7 +499,7 @@ class BookingService:
         return [TimeOption(s.id, s.starts_at, d.id, doctor_short(d)) for s, d in rows]
 
     async def preview(
-        self, user: AccountPrincipal, slot_id: int, *, moving: int | None = None
+        self, user: CardUser, slot_id: int, *, moving: int | None = None
     ) -> VisitView:
         """The confirmation screen: every rule is checked now, and again on «Записаться»."""
         subject = user.subject_account_id
@@ -510,7 +510,7 @@ class BookingService:
         )
         return _visit_view(None, slot, doctor, specialty, organisation, status="new")
 
-    async def book(self, user: AccountPrincipal, slot_id: int) -> VisitView:
+    async def book(self, user: CardUser, slot_id: int) -> VisitView:
         """«Записаться»: the visit, its reminders and the push, or the reason why not."""
         subject = user.subject_account_id
         decision = await self._require(user, subject, "visit.book", slot_id=slot_id)
@@ -540,28 +540,28 @@ class BookingService:
 
     # -- «Мои записи» --------------------------------------------------------------------
 
-    async def upcoming(self, user: AccountPrincipal) -> list[VisitView]:
+    async def upcoming(self, user: CardUser) -> list[VisitView]:
         subject = user.subject_account_id
         decision = await self._require(user, subject, "visit.list")
         views = [await self._view(v) for v in await self.visits.upcoming(subject, self.now)]
         await self._journal(user, subject, decision, "visit.list", shown=[v.id for v in views])
         return views
 
-    async def past(self, user: AccountPrincipal) -> list[VisitView]:
+    async def past(self, user: CardUser) -> list[VisitView]:
         subject = user.subject_account_id
         decision = await self._require(user, subject, "visit.list_past")
         views = [await self._view(v) for v in await self.visits.past(subject, self.now)]
         await self._journal(user, subject, decision, "visit.list_past", shown=[v.id for v in views])
         return views
 
-    async def visit(self, user: AccountPrincipal, appointment_id: int) -> VisitView:
+    async def visit(self, user: CardUser, appointment_id: int) -> VisitView:
         subject = user.subject_account_id
         decision = await self._require(user, subject, "visit.view", visit_id=appointment_id)
         view = await self._view(await self._own_visit(subject, appointment_id, lock=False))
         await self._journal(user, subject, decision, "visit.view", visit_id=appointment_id)
         return view
 
-    async def check_change(self, user: AccountPrincipal, appointment_id: int) -> VisitView:
+    async def check_change(self, user: CardUser, appointment_id: int) -> VisitView:
         """The visit «Перенести» was pressed for, or why it can no longer be changed."""
         subject = user.subject_account_id
         decision = await self._require(user, subject, "visit.view", visit_id=appointment_id)
@@ -570,7 +570,7 @@ class BookingService:
         await self._journal(user, subject, decision, "visit.view", visit_id=appointment_id)
         return await self._view(visit)
 
-    async def cancel(self, user: AccountPrincipal, appointment_id: int) -> VisitView:
+    async def cancel(self, user: CardUser, appointment_id: int) -> VisitView:
         """«Отменить»: the time is freed (and offered to the waitlist), reminders withdrawn."""
         subject = user.subject_account_id
         decision = await self._require(user, subject, "visit.cancel", visit_id=appointment_id)
@@ -583,7 +583,7 @@ class BookingService:
         await self._journal(user, subject, decision, "visit.cancel", visit_id=visit.id)
         return await self._view(visit)
 
-    async def move(self, user: AccountPrincipal, appointment_id: int, slot_id: int) -> VisitView:
+    async def move(self, user: CardUser, appointment_id: int, slot_id: int) -> VisitView:
         """«Перенести»: the new time is held first; only then is the old one let go."""
         subject = user.subject_account_id
         decision = await self._require(
@@ -658,7 +658,7 @@ class BookingService:
         if slot is not None:
             await waitlist.offer_freed(self.uow, self.ctx, slot)
 
-    async def calendar_file(self, user: AccountPrincipal, appointment_id: int) -> tuple[str, bytes]:
+    async def calendar_file(self, user: CardUser, appointment_id: int) -> tuple[str, bytes]:
         """«Добавить в календарь»: the visit as an .ics file (name, bytes)."""
         from services.booking.ics import visit_event
 
@@ -673,7 +673,7 @@ class BookingService:
         return f"priyom-{local:%Y-%m-%d-%H%M}.ics", visit_event(view)
 
     async def attach_file(
-        self, user: AccountPrincipal, appointment_id: int, info: UploadInfo, file_name: str
+        self, user: CardUser, appointment_id: int, info: UploadInfo, file_name: str
     ) -> VisitView:
         """«Прикрепить файл»: a referral or results for the doctor, checked like documents."""
         subject = user.subject_account_id
@@ -707,7 +707,7 @@ class BookingService:
 
     async def join_waitlist(
         self,
-        user: AccountPrincipal,
+        user: CardUser,
         specialty: str,
         doctor_id: int | None,
         date_from: date,
@@ -753,7 +753,7 @@ class BookingService:
             entry.id, spec.name, doctor_short(doctor) if doctor else None, date_from, date_to
         )
 
-    async def waitlist(self, user: AccountPrincipal) -> list[WaitlistView]:
+    async def waitlist(self, user: CardUser) -> list[WaitlistView]:
         subject = user.subject_account_id
         decision = await self._require(user, subject, "waitlist.list")
         views = []
@@ -772,7 +772,7 @@ class BookingService:
         await self._journal(user, subject, decision, "waitlist.list")
         return views
 
-    async def leave_waitlist(self, user: AccountPrincipal, entry_id: int) -> None:
+    async def leave_waitlist(self, user: CardUser, entry_id: int) -> None:
         subject = user.subject_account_id
         decision = await self._require(user, subject, "waitlist.leave", entry_id=entry_id)
         entry = await self.uow.booking.waitlist.entry(entry_id)
@@ -781,7 +781,7 @@ class BookingService:
         await waitlist.close_entry(self.uow, self.ctx, entry, "cancelled")
         await self._journal(user, subject, decision, "waitlist.leave", entry_id=entry.id)
 
-    async def offer(self, user: AccountPrincipal, offer_id: int) -> VisitView:
+    async def offer(self, user: CardUser, offer_id: int) -> VisitView:
         """The freed time held for the person (the push's «Записаться»), or why it is gone."""
         subject = user.subject_account_id
         await self._require(user, subject, "waitlist.offer", offer_id=offer_id)
@@ -792,7 +792,7 @@ class BookingService:
         )
         return _visit_view(None, slot, doctor, specialty, organisation, status="offered")
 
-    async def held_offer(self, user: AccountPrincipal, offer_id: int) -> OfferView:
+    async def held_offer(self, user: CardUser, offer_id: int) -> OfferView:
         """`offer` with the moment the hold ends and the visit accepting it would move."""
         subject = user.subject_account_id
         view = await self.offer(user, offer_id)
@@ -801,7 +801,7 @@ class BookingService:
         replacing = await self._replaced_by_offer(subject, held.slot_id)
         return OfferView(view, held.expires_at, await self._view(replacing) if replacing else None)
 
-    async def accept_offer(self, user: AccountPrincipal, offer_id: int) -> VisitView:
+    async def accept_offer(self, user: CardUser, offer_id: int) -> VisitView:
         """Book the held time; a later visit of the same specialty is moved to it."""
         subject = user.subject_account_id
         await self._require(user, subject, "waitlist.accept", offer_id=offer_id)
@@ -838,7 +838,7 @@ class VisitUploads:
             raise UploadRejected("too_large")
 
     async def attach(
-        self, user: AccountPrincipal, appointment_id: int, data: bytes, file_name: str | None
+        self, user: CardUser, appointment_id: int, data: bytes, file_name: str | None
     ) -> VisitView:
         info = await self.ctx.cpu.run(inspect_upload, data)
         name = _file_name(file_name, info)

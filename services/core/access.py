@@ -15,7 +15,8 @@ Principals (who asks):
   verified phone and their Telegram user id (and their account, if they have one).
 * ``DoctorPrincipal``: a staff member of a medical organisation; needs a
   confirmed staff row with the role «doctor», the patient attached to that
-  organisation and a fresh step-up (a second factor) for this very patient.
+  organisation (or a visit booked with this doctor) and a fresh step-up (a
+  second factor) for this very patient.
 * ``ApiClientPrincipal``: a connected system such as a laboratory.
 
 What each may do:
@@ -25,6 +26,7 @@ permission                      self  relative: view / view_download /  doctor  
                                       full                              (step-up)   client
 ==============================  ====  ================================  ==========  ======
 READ_PROFILE                    yes   no                                no          no
+READ_IDENTITY                   yes   no                                yes         no
 APPLY                           yes   no                                no          no
 READ_RECORD                     yes   yes / yes / yes                   yes         no
 READ_SENSITIVE                  yes   only with ``include_sensitive``   yes         no
@@ -138,6 +140,15 @@ class DoctorPrincipal:
     staff_id: int
     account_id: int
     organisation_id: int
+    # The patient whose card the doctor has opened (services.clinic names it).
+    acting_for: int | None = None
+
+    @property
+    def subject_account_id(self) -> int:
+        """Whose card the doctor is working with; refused when none was opened."""
+        if self.acting_for is None:
+            raise AccessDenied(MSG_NO_STEP_UP)
+        return self.acting_for
 
 
 @dataclass(frozen=True)
@@ -148,8 +159,9 @@ class ApiClientPrincipal:
 
 
 Principal = AccountPrincipal | RelativePrincipal | DoctorPrincipal | ApiClientPrincipal
-# Who works with a card through the bot's screens: its owner, or someone it was shared with.
-CardUser = AccountPrincipal | RelativePrincipal
+# Who works with a card through the bot's screens: its owner, someone it was shared with,
+# or a doctor who opened it with a step-up.
+CardUser = AccountPrincipal | RelativePrincipal | DoctorPrincipal
 
 
 def actor_of(principal: Principal) -> str:
@@ -184,6 +196,11 @@ class Permission(StrEnum):
     """The person's personal data in their profile (name, phone, documents' numbers)."""
     APPLY = "application.manage"
     """The application to open the record and its documents: oneself only."""
+    READ_IDENTITY = "record.identity"
+    """The record's «Личные данные и полисы»: name, birth date, СНИЛС, ОМС policies.
+
+    A treating doctor needs them; a relative sees the medical record, not the
+    person's identity documents."""
     READ_RECORD = "record.read"
     """The medical record, without the sensitive results."""
     READ_SENSITIVE = "record.read_sensitive"
@@ -291,6 +308,7 @@ LEVEL_NAMES = {
 }
 DOCTOR_PERMISSIONS = frozenset(
     {
+        Permission.READ_IDENTITY,
         Permission.READ_RECORD,
         Permission.READ_SENSITIVE,
         Permission.DOWNLOAD,
@@ -312,6 +330,7 @@ OWNER_ONLY_REASONS = {
     ),
 }
 NOT_PERMITTED_REASONS = {
+    Permission.READ_IDENTITY: ("Личные данные и полисы владельца карты этот доступ не показывает."),
     Permission.READ_RECORD: "Просматривать медицинскую карту этот доступ не позволяет.",
     Permission.READ_SENSITIVE: "Просматривать чувствительные результаты этот доступ не позволяет.",
     Permission.DOWNLOAD: "Скачивать файлы и выписки из карты этот доступ не позволяет.",
@@ -558,7 +577,9 @@ async def _for_doctor(
         return _deny(permission, subject, "staff_unconfirmed", MSG_STAFF_UNCONFIRMED)
     if staff.role != "doctor":
         return _deny(permission, subject, "not_doctor", MSG_NOT_DOCTOR)
-    if await uow.clinic.attachments.current(subject, staff.organisation_id, now) is None:
+    if await uow.clinic.attachments.current(
+        subject, staff.organisation_id, now
+    ) is None and not await uow.clinic.staff.has_visit_with(staff.id, subject, now):
         return _deny(permission, subject, "not_attached", MSG_NOT_ATTACHED)
     step_up = await uow.clinic.step_ups.latest(staff.id, subject)
     if step_up is None or step_up.started_at > now:

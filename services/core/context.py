@@ -19,6 +19,8 @@ class SecurityPolicy:
     password_max_failures: int = 3
     # How long a doctor's step-up (a fresh authenticator code) opens one card.
     doctor_step_up_minutes: int = 15
+    # A staff member's password must be changed at sign-in once it is this many days old.
+    staff_password_days: int = 90
     # A session ends this many hours after sign-in, however active it is.
     session_max_hours: int = 12
     # Wrong codes (every channel and purpose) of one account within the window

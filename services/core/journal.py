@@ -85,6 +85,7 @@ EVENT_LABELS: dict[tuple[str, str | None], str] = {
     ("lab_result.receive", "denied"): "Лаборатории отказано в передаче результата анализа",
     ("lab_result.replace", "denied"): "Лаборатории отказано в замене результата анализа",
     ("api_client.create", None): "Подключена лаборатория",
+    ("sharing.seed", None): "Доступ близкому человеку добавлен в демо-данные",
 }
 SIGN_IN_EVENT_ANY = "Попытка входа"
 
@@ -180,6 +181,51 @@ RELATIVE_LABELS: dict[tuple[str, str | None], str] = {
     ("visit.view", None): "открыл{а} запись к врачу",
 }
 RELATIVE_ANY = "выполнил{а} действие с вашей картой"
+# What a doctor did with the card (services.clinic), named «Врач Соколова М. А. …».
+DOCTOR_LABELS: dict[str, str] = {
+    "doctor.card.open": "открыл{а} вашу карту: {purpose}",
+    "doctor.step_up": "подтвердил{а} доступ к вашей карте кодом из приложения",
+}
+# A refusal of a relative: what they tried, and why (the refusal's code in the row).
+RELATIVE_DENIED: dict[str, str] = {
+    "sharing.card": "открыть вашу медкарту",
+    "sharing.card.open": "открыть вашу медкарту",
+    "record.profile.view": "открыть личные данные в медкарте",
+    "record.section.view": "открыть раздел медкарты",
+    "record.entry.view": "открыть запись медкарты",
+    "record.document.view": "открыть документ медкарты",
+    "record.document.download": "скачать документ медкарты",
+    "lab_result.list": "открыть результаты анализов",
+    "lab_result.view": "открыть результат анализа",
+    "lab_result.download": "скачать файл результата анализа",
+    "lab_result.trend": "открыть динамику показателя",
+    "extract.list": "открыть выписки и заключения",
+    "extract.request": "запросить выписку",
+    "extract.download": "скачать выписку",
+    "extract.email": "отправить выписку на почту",
+    "visit.book": "записать вас на приём",
+    "visit.move": "перенести ваш приём",
+    "visit.cancel": "отменить ваш приём",
+    "visit.list": "открыть ваши записи к врачу",
+    "visit.view": "открыть запись к врачу",
+    "sharing.list": "открыть список доступа для близких",
+    "sharing.invite": "пригласить человека к вашей карте",
+    "sharing.level": "изменить уровень доступа",
+    "sharing.extend": "продлить доступ",
+    "sharing.revoke": "отозвать доступ",
+    "login_history.view": "открыть историю входов",
+    "journal.view": "открыть журнал действий",
+}
+RELATIVE_DENIED_ANY = "выполнить действие с вашей картой"
+DENIED_WHY: dict[str, str] = {
+    "grant_revoked": "доступ отозван",
+    "grant_expired": "срок доступа истёк",
+    "grant_pending": "приглашение ещё не принято",
+    "level": "не позволяет уровень доступа",
+    "not_sensitive": "чувствительные результаты не открыты",
+    "owner_only": "доступно только вам",
+    "not_permitted": "не позволяет доступ",
+}
 _MALE_ENDINGS = ("ич", "оглы", "улы", "уулу")
 _FEMALE_ENDINGS = ("на", "кызы", "гызы")
 ACT_ANY = ("выполнили действие с данными учётной записи", "действие с данными учётной записи")
@@ -257,14 +303,23 @@ def relative_text(entry: AuditEntry, full_name: str) -> str:
         if key in RELATIVE_LABELS:
             label = RELATIVE_LABELS[key]
             break
-    if entry.outcome == "denied":
-        theirs = ACT_LABELS.get(entry.action, ("", "доступ к карте"))[1]
-        return f"{who}: отказано — {theirs}"
     feminine = _feminine(full_name)
-    text = label or RELATIVE_ANY
+    if entry.outcome == "denied":
+        tried = RELATIVE_DENIED.get(entry.action, RELATIVE_DENIED_ANY)
+        why = DENIED_WHY.get(str(details.get("denied", "")))
+        text = f"получил{{а}} отказ: {tried}" + (f" ({why})" if why else "")
+    else:
+        text = label or RELATIVE_ANY
     text = text.replace("{ла}", {True: "ла", False: "", None: "(ла)"}[feminine])
     text = text.replace("{а}", {True: "а", False: "", None: "(а)"}[feminine])
     return f"{who} {text}"
+
+
+def _relative_named(full_name: str, level: object) -> str:
+    """«Петров С. И. (доступ «просмотр и скачивание»)», as the owner's lines name a relative."""
+    who = short_name(full_name) or "близкий человек"
+    level_name = LEVEL_NAMES.get(str(level or ""))
+    return f"{who} (доступ «{level_name}»)" if level_name else who
 
 
 def _event_label(entry: AuditEntry) -> str | None:
@@ -289,21 +344,66 @@ def _who(entry: AuditEntry, owner: int) -> str | None:
     return WHO.get(kind, SOMEONE)
 
 
-def _grant_of(entry: AuditEntry) -> int | None:
-    """The relative's grant a row is about, when a relative did it."""
-    if not (entry.actor.startswith("relative:") or entry.basis == "relative_grant"):
-        return None
+def _grant_id(entry: AuditEntry) -> int | None:
     grant_id = (entry.details or {}).get("grant_id")
-    return grant_id if isinstance(grant_id, int) else None
+    return grant_id if isinstance(grant_id, int) and not isinstance(grant_id, bool) else None
 
 
-def line_text(entry: AuditEntry, owner: int, relatives: Mapping[int, str] | None = None) -> str:
+def _grant_of(entry: AuditEntry, owner: int) -> int | None:
+    """The relative's grant a row is about, when a relative did it.
+
+    A relative acts by their Telegram account (``relative:…``) or by a portal
+    account the card was shared with: then the row rests on the grant (basis
+    ``relative_grant``), or it is a refusal or a request that names the grant
+    without resting on it (no basis; the actor is an account other than the owner).
+    """
+    if entry.actor.startswith("relative:") or entry.basis == "relative_grant":
+        return _grant_id(entry)
+    if (
+        entry.actor.startswith("account:")
+        and entry.basis is None
+        and entry.actor_account_id is not None
+        and entry.actor_account_id != owner
+    ):
+        return _grant_id(entry)
+    return None
+
+
+def _staff_of(entry: AuditEntry) -> int | None:
+    """The staff member a row is about, when a doctor did it."""
+    kind, _, rest = entry.actor.partition(":")
+    return int(rest) if kind == "staff" and rest.isdigit() else None
+
+
+def doctor_text(entry: AuditEntry, full_name: str) -> str | None:
+    """«Врач Соколова М. А. открыла вашу карту: приём» (None: no label of its own)."""
+    label = DOCTOR_LABELS.get(entry.action)
+    if label is None or entry.outcome != "ok":
+        return None
+    feminine = _feminine(full_name)
+    text = label.replace("{а}", {True: "а", False: "", None: "(а)"}[feminine])
+    purpose = str((entry.details or {}).get("purpose", "")) or "другое"
+    return f"Врач {short_name(full_name)} {text.replace('{purpose}', purpose)}"
+
+
+def line_text(
+    entry: AuditEntry,
+    owner: int,
+    relatives: Mapping[int, str] | None = None,
+    doctors: Mapping[int, str] | None = None,
+) -> str:
     """The Russian line for one row of `owner`'s journal.
 
     `relatives` names the relatives by their grant (the name the owner invited them
-    by): a relative's action reads «Петров С. И. (доступ «…») открыл …».
+    by): a relative's action reads «Петров С. И. (доступ «…») открыл …». `doctors`
+    names the staff by their id: «Врач Соколова М. А. открыла вашу карту: приём».
     """
-    grant_id = _grant_of(entry)
+    staff_id = _staff_of(entry)
+    doctor = doctors.get(staff_id) if doctors and staff_id is not None else None
+    doctor_line = doctor_text(entry, doctor) if doctor is not None else None
+    if doctor_line is not None:
+        return doctor_line
+    grant_id = _grant_of(entry, owner)
     if grant_id is not None and relatives is not None and grant_id in relatives:
         return relative_text(entry, relatives[grant_id])
     event = _event_label(entry)
@@ -311,9 +411,16 @@ def line_text(entry: AuditEntry, owner: int, relatives: Mapping[int, str] | None
         return event
     mine, theirs = ACT_LABELS.get(entry.action, ACT_ANY)
     who = _who(entry, owner)
+    if doctor is not None and who == "Врач":
+        who = f"Врач {short_name(doctor)}"
     denied = entry.outcome == "denied"
     if who is None:
-        return f"Отказано: вы {mine}" if denied else f"Вы {mine}"
+        line = f"Отказано: вы {mine}" if denied else f"Вы {mine}"
+        # The owner's own work on a relative's access names that relative.
+        own_grant = _grant_id(entry) if entry.action.startswith("sharing.") else None
+        if own_grant is not None and relatives is not None and own_grant in relatives:
+            line += ": " + _relative_named(relatives[own_grant], (entry.details or {}).get("level"))
+        return line
     return f"{who}: отказано — {theirs}" if denied else f"{who}: {theirs}"
 
 
@@ -359,5 +466,7 @@ class JournalService:
             **decision.audit_fields(),
         )
         grants = {g.id: g.relative_name for g in await self.uow.sharing.grants.for_patient(subject)}
-        lines = [JournalLine(row.at, line_text(row, subject, grants)) for row in rows]
+        staff = [s for s in (_staff_of(row) for row in rows) if s is not None]
+        doctors = await self.uow.clinic.staff.names(staff)
+        lines = [JournalLine(row.at, line_text(row, subject, grants, doctors)) for row in rows]
         return JournalPage(lines=lines, number=number, pages=pages, upto=upto)

@@ -27,6 +27,7 @@ from services.identity.otp import (
     normalize_code,
 )
 from services.identity.passwords import check_password_policy
+from services.identity.staff import StaffSignIn, password_expired
 from storage.models import Account, AuthSession, TelegramBinding
 from storage.uow import UnitOfWork
 
@@ -398,10 +399,15 @@ class AuthService:
         )
 
     async def complete_sign_in(self, account_id: int, tg_user: int, chat_id: int) -> CurrentUser:
-        """After the password, the phone and the second factor: bind and open a session."""
+        """After the password, the phone and the second factor: bind and open a session.
+
+        A staff account also needs its authenticator enrolled, a code from it given
+        and a password not expired (services.identity.staff).
+        """
         account = await self._account(account_id)
         if account.locked_at is not None:
             raise AccountLocked()
+        await StaffSignIn(self.uow, self.ctx).check_ready(account)
         actor = audit.telegram_actor(tg_user)
         binding = await self.uow.identity.bindings.by_telegram_user(tg_user)
         new_binding = binding is None or binding.account_id != account.id
@@ -565,6 +571,26 @@ class AuthService:
             text="Пароль вашей учётной записи изменён. Если это были не вы, восстановите доступ.",
         )
         return ended
+
+    async def apply_expired_password(self, account_id: int, new_hash: str, tg_user: int) -> None:
+        """At a staff sign-in: the expired password replaced; every session of the account ends."""
+        account = await self._account(account_id)
+        if account.locked_at is not None:
+            raise AccountLocked()
+        if not password_expired(account, self.ctx, self.now):
+            raise DomainError("Пароль уже изменён. Продолжите вход.")
+        account.password_hash = new_hash
+        account.password_changed_at = self.now
+        ended = await self.uow.identity.sessions.end_all(
+            account_id=account.id, now=self.now, reason="password_changed"
+        )
+        await self._audit(
+            actor=audit.telegram_actor(tg_user),
+            action="password.change",
+            subject_account_id=account.id,
+            reason="expired",
+            ended_sessions=ended,
+        )
 
     # -- recovery -------------------------------------------------------
 
@@ -812,6 +838,22 @@ class Passwords:
         return await in_unit(
             self.work,
             lambda uow: self._auth(uow).apply_new_password(user, new_hash, tg_user, chat_id),
+        )
+
+    async def replace_expired_password(
+        self, account_id: int, new_password: str, tg_user: int
+    ) -> None:
+        """A staff password past STAFF_PASSWORD_DAYS, changed at sign-in (the same policy)."""
+        check_password_policy(new_password)
+        stored = await in_unit(
+            self.work, lambda uow: self._auth(uow).stored_password(account_id, tg_user)
+        )
+        if await self.ctx.cpu.run(self.ctx.hasher.verify, stored, new_password):
+            raise ValidationError("Новый пароль должен отличаться от текущего. Придумайте другой.")
+        new_hash = await self.ctx.cpu.run(self.ctx.hasher.hash, new_password)
+        await in_unit(
+            self.work,
+            lambda uow: self._auth(uow).apply_expired_password(account_id, new_hash, tg_user),
         )
 
     async def finish_recovery(self, account_id: int, new_password: str, tg_user: int) -> None:

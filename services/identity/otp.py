@@ -375,3 +375,18 @@ class OtpService:
                 subject_account_id=account.id,
                 channel=Channel.TOTP,
             )
+
+
+async def verify_authenticator(
+    uow: UnitOfWork, ctx: AppContext, account_id: int, raw_code: str, *, actor: str
+) -> None:
+    """A fresh code from the account's authenticator app, accepted once (CodeError if not).
+
+    Published for the areas that confirm an action with the authenticator (a
+    doctor's step-up to open a card): the same checks, limits and journal rows as
+    at sign-in.
+    """
+    account = await uow.identity.accounts.get_for_update(account_id)
+    if account is None:
+        raise CodeError("Учётная запись не найдена.", final=True)
+    await OtpService(uow, ctx).verify_totp(account, raw_code, actor=actor)

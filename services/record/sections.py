@@ -364,13 +364,14 @@ class RecordSections:
         return _view(section, row, msk_today(self.ctx), own=own, summary=summary)
 
     async def profile(self, principal: Principal, subject_account_id: int) -> ProfileView:
-        """«Личные данные и полисы»; the contacts only where READ_PROFILE allows (the owner)."""
+        """«Личные данные и полисы» (READ_IDENTITY: not for relatives); the contacts only
+        where READ_PROFILE allows (the owner)."""
         decision = await require(
             self.uow,
             self.ctx,
             principal,
             subject_account_id,
-            Permission.READ_RECORD,
+            Permission.READ_IDENTITY,
             action="record.profile.view",
         )
         record = await self._record(subject_account_id)

@@ -4,8 +4,8 @@
 bound to his account: his Telegram user is not known when the demo is seeded),
 and invited Иванов Дмитрий Андреевич (+79990000005, сын) with «полный доступ»;
 that invitation's token is derived from the secret key, so the same
-``/start inv_…`` works after every seed (each seed renews its 7 days).
-Running it twice changes nothing.
+``/start inv_…`` (``invitation_command``) works after every seed: a seed renews
+its 7 days once they have run out. Running it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -84,7 +84,23 @@ async def seed_sharing(
                 code_attempts=0,
             )
         )
+        await audit.record(
+            uow,
+            ctx,
+            actor="system:seed-demo",
+            action="sharing.seed",
+            subject_account_id=anna_account_id,
+            grant_id=ivanov.id,
+        )
     if ivanov.status == "pending":
-        ivanov.token_hash = token_hash(ctx, token)
-        ivanov.token_expires_at = now + timedelta(days=INVITE_DAYS)
-    return f"/start {INVITE_PREFIX}{token}"
+        digest = token_hash(ctx, token)
+        expired = ivanov.token_expires_at is None or ivanov.token_expires_at <= now
+        if ivanov.token_hash != digest or expired:
+            ivanov.token_hash = digest
+            ivanov.token_expires_at = now + timedelta(days=INVITE_DAYS)
+    return invitation_command(ctx)
+
+
+def invitation_command(ctx: AppContext) -> str:
+    """What to type in the console demo to open Иванов's invitation (``/start inv_…``)."""
+    return f"/start {INVITE_PREFIX}{demo_token(ctx, 'ivanov')}"

@@ -86,6 +86,9 @@ MSK = ZoneInfo("Europe/Moscow")
 SHARING_PURPOSE = "sharing"
 INVITE_DAYS = 7
 MAX_WRONG_PHONE = 3
+# Wrong codes over all the codes of one link before it is void (each code allows
+# otp_max_attempts tries, and a new one can be asked every otp_resend_seconds).
+MAX_CODE_FAILURES = 10
 CODE_LENGTH = 6
 # How long a confirmed code stands for the step after it (the invitation, the consent).
 CONFIRMED_FOR = timedelta(minutes=15)
@@ -148,8 +151,8 @@ MSG_LINK_USED = (
 )
 MSG_LINK_WITHDRAWN = "Владелец карты отозвал это приглашение. Ссылка больше не действует."
 MSG_LINK_VOID = (
-    "Ссылка больше не действует: её несколько раз открыли с другим номером телефона. "
-    "Попросите владельца карты отправить приглашение ещё раз."
+    "Ссылка больше не действует: с ней несколько раз пытались открыть доступ с неверным "
+    "номером телефона или кодом. Попросите владельца карты отправить приглашение ещё раз."
 )
 MSG_WRONG_PHONE = (
     "Этот номер телефона не совпадает с номером, на который отправлено приглашение. "
@@ -491,13 +494,24 @@ class SharingService:
             raise NotFoundError(MSG_NOT_YOURS)
         return decision, grant
 
-    async def _confirmed(self, account_id: int, action_ref: str) -> bool:
+    async def _confirm(self, account_id: int, action_ref: str) -> None:
+        """The action was confirmed by a code just now; the confirmation is spent on it.
+
+        The latest code of ``SHARING_PURPOSE`` must have been accepted for this very
+        action within the code's lifetime, and not have confirmed an action already:
+        one code, one invitation or revocation. Raises MSG_NOT_CONFIRMED otherwise.
+        """
         challenge = await self.uow.identity.otp.latest(account_id, SHARING_PURPOSE)
-        if challenge is None or challenge.action_ref != action_ref or challenge.consumed_at is None:
-            return False
-        return self.now - challenge.consumed_at <= timedelta(
-            seconds=self.ctx.policy.otp_ttl_seconds
-        )
+        if (
+            challenge is None
+            or challenge.action_ref != action_ref
+            or challenge.consumed_at is None
+            or challenge.voided_at is not None
+            or self.now - challenge.consumed_at > timedelta(seconds=self.ctx.policy.otp_ttl_seconds)
+        ):
+            raise DomainError(MSG_NOT_CONFIRMED)
+        # Spent: the same code does not confirm the action a second time.
+        challenge.voided_at = self.now
 
     async def _patient_name(self, account_id: int) -> str:
         return account_short_name(await self.uow.identity.accounts.get(account_id))
@@ -580,6 +594,7 @@ class SharingService:
         grant.token_expires_at = self.now + timedelta(days=INVITE_DAYS)
         grant.token_used_at = None
         grant.wrong_phone_tries = 0
+        grant.code_failures = 0
         grant.claimant_telegram_user_id = None
         grant.code_hash = None
         grant.code_confirmed_at = None
@@ -630,9 +645,8 @@ class SharingService:
         """
         decision = await self._manage(user, "sharing.invite")
         patient_id = decision.subject_account_id
-        if not await self._confirmed(user.account_id, draft.action_ref()):
-            raise DomainError(MSG_NOT_CONFIRMED)
         await self._check_new(patient_id, draft)
+        await self._confirm(user.account_id, draft.action_ref())
         grant = RelativeGrant(
             patient_account_id=patient_id,
             relative_phone=draft.phone,
@@ -644,6 +658,7 @@ class SharingService:
             created_at=self.now,
             expires_at=end_of_day(draft.until) if draft.until else None,
             wrong_phone_tries=0,
+            code_failures=0,
             code_attempts=0,
         )
         link = self._new_link(grant, link_of)
@@ -681,6 +696,7 @@ class SharingService:
             decision,
             "sharing.resend",
             grant_id=grant.id,
+            level=grant.level,
             sms_sent=sent,
         )
         assert grant.token_expires_at is not None
@@ -702,6 +718,7 @@ class SharingService:
             decision,
             "sharing.withdraw",
             grant_id=grant.id,
+            level=grant.level,
         )
         return grant_view(grant, self.now)
 
@@ -759,6 +776,7 @@ class SharingService:
             decision,
             "sharing.extend",
             grant_id=grant.id,
+            level=grant.level,
             until=until.isoformat() if until else None,
         )
         if state in ("active", "expired"):
@@ -781,8 +799,7 @@ class SharingService:
         decision, grant = await self._own_grant(user, grant_id, "sharing.revoke")
         if _state(grant, self.now) not in ("active", "expired"):
             raise DomainError(MSG_NOT_ACTIVE)
-        if not await self._confirmed(user.account_id, revoke_ref(grant.id)):
-            raise DomainError(MSG_NOT_CONFIRMED)
+        await self._confirm(user.account_id, revoke_ref(grant.id))
         grant.status = "revoked"
         grant.revoked_at = self.now
         if grant.access_request == "pending":
@@ -796,6 +813,7 @@ class SharingService:
             decision,
             "sharing.revoke",
             grant_id=grant.id,
+            level=grant.level,
         )
         patient = await self._patient_name(grant.patient_account_id)
         await self._to_relative(
@@ -835,6 +853,7 @@ class SharingService:
             decision,
             "sharing.request.allow" if allow else "sharing.request.decline",
             grant_id=grant.id,
+            level=grant.level,
         )
         await self._to_relative(grant, told, kind="sharing.request.answer")
         return answer
@@ -970,6 +989,23 @@ class SharingService:
             kind="sharing.refused",
         )
 
+    async def _void_for_codes(self, grant: RelativeGrant) -> None:
+        """Too many wrong codes over the link: it is void, and the patient is told."""
+        grant.status = "void"
+        grant.code_hash = None
+        name = short_name(grant.relative_name) if grant.relative_name else "близкого человека"
+        await notify.to_account(
+            self.uow,
+            self.ctx,
+            account_id=grant.patient_account_id,
+            text=(
+                f"По вашему приглашению для {name} много раз ввели неверный код "
+                "подтверждения, и ссылка больше не действует. Если приглашение нужно, "
+                "отправьте его ещё раз в разделе «Доступ для близких»."
+            ),
+            kind="sharing.refused",
+        )
+
     def _code_digest(self, grant: RelativeGrant, telegram_user_id: int, code: str) -> str:
         message = f"relative:{grant.id}:{telegram_user_id}:{code}"
         return hmac.new(self.ctx.secret_key, message.encode(), hashlib.sha256).hexdigest()
@@ -1022,7 +1058,17 @@ class SharingService:
         if not hmac.compare_digest(
             grant.code_hash, self._code_digest(grant, telegram_user_id, code)
         ):
-            await self._relative_audit(grant, telegram_user_id, "sharing.accept.code", "wrong_code")
+            grant.code_failures += 1
+            await self._relative_audit(
+                grant,
+                telegram_user_id,
+                "sharing.accept.code",
+                "wrong_code",
+                failures=grant.code_failures,
+            )
+            if grant.code_failures >= MAX_CODE_FAILURES:
+                await self._void_for_codes(grant)
+                raise DomainError(MSG_LINK_VOID)
             left = policy.otp_max_attempts - grant.code_attempts
             raise DomainError(MSG_CODE_SPENT if left <= 0 else MSG_CODE_WRONG.format(left=left))
         grant.code_hash = None

@@ -54,6 +54,11 @@ class StaffMember(Base):
     specialty: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]
+    # Who confirmed the employment: ``admin:<operator>`` or ``staff:<id>`` (an org-admin).
+    confirmed_by: Mapped[str | None] = mapped_column(String(64))
+    # When the authenticator app was enrolled and one code from it confirmed; until then
+    # the account's sign-in enrols it (services.identity.auth, the staff part).
+    totp_enrolled_at: Mapped[datetime | None]
 
 
 class PatientAttachment(Base):

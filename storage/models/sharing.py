@@ -74,6 +74,8 @@ class RelativeGrant(Base):
     token_used_at: Mapped[datetime | None]
     # Tries to accept with a phone that is not the invited one (3 void the link).
     wrong_phone_tries: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Wrong one-time codes over all the codes of this link (10 void it).
+    code_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     withdrawn_at: Mapped[datetime | None]
     # Accepting: the Telegram user who shared the invited phone, their code, its tries.
     claimant_telegram_user_id: Mapped[int | None] = mapped_column(BigInteger)

@@ -5,12 +5,26 @@ They flush when they need ids and never commit.
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 
-from storage.models import DoctorStepUp, Organisation, PatientAttachment, StaffMember
+from storage.models import (
+    Account,
+    Appointment,
+    Doctor,
+    DoctorStepUp,
+    MedicalRecord,
+    Organisation,
+    PatientAttachment,
+    StaffMember,
+)
 from storage.repositories.base import Repo
+
+# A booked visit lets its doctor open the card until a day after it ends.
+VISIT_GRACE = timedelta(days=1)
 
 
 class OrganisationRepo(Repo):
@@ -41,6 +55,189 @@ class StaffRepo(Repo):
             .execution_options(populate_existing=True)
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def of_account(self, account_id: int) -> list[StaffMember]:
+        """The account's staff rows, as the database holds them now (oldest first)."""
+        stmt = (
+            select(StaffMember)
+            .where(StaffMember.account_id == account_id)
+            .order_by(StaffMember.id)
+            .execution_options(populate_existing=True)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def find(self, account_id: int, organisation_id: int, role: str) -> StaffMember | None:
+        stmt = select(StaffMember).where(
+            StaffMember.account_id == account_id,
+            StaffMember.organisation_id == organisation_id,
+            StaffMember.role == role,
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def pending(self, organisation_id: int) -> list[StaffMember]:
+        """The organisation's staff whose employment is not confirmed yet."""
+        stmt = (
+            select(StaffMember)
+            .where(
+                StaffMember.organisation_id == organisation_id,
+                StaffMember.confirmed_at.is_(None),
+            )
+            .order_by(StaffMember.id)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def names(self, staff_ids: Sequence[int]) -> dict[int, str]:
+        """The full names of the staff members (``Соколова Мария Андреевна``) by their id."""
+        if not staff_ids:
+            return {}
+        stmt = (
+            select(StaffMember.id, Account.last_name, Account.first_name, Account.middle_name)
+            .join(Account, Account.id == StaffMember.account_id)
+            .where(StaffMember.id.in_(set(staff_ids)))
+        )
+        rows = (await self.session.execute(stmt)).all()
+        return {
+            row.id: " ".join(p for p in (row.last_name, row.first_name, row.middle_name) if p)
+            for row in rows
+        }
+
+    async def booking_doctor(
+        self, organisation_id: int, last_name: str, first_name: str, middle_name: str | None
+    ) -> Doctor | None:
+        """The organisation's booking doctor of that name not linked to a staff member yet."""
+        stmt = (
+            select(Doctor)
+            .where(
+                Doctor.organisation_id == organisation_id,
+                Doctor.last_name == last_name,
+                Doctor.first_name == first_name,
+                Doctor.middle_name.is_(None)
+                if middle_name is None
+                else Doctor.middle_name == middle_name,
+                Doctor.staff_member_id.is_(None),
+            )
+            .order_by(Doctor.id)
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalars().first()
+
+    async def has_visit_with(self, staff_id: int, patient_account_id: int, now: datetime) -> bool:
+        """Has the patient a visit booked with the booking doctor this staff member is?"""
+        stmt = select(
+            exists().where(
+                Appointment.patient_account_id == patient_account_id,
+                Appointment.status == "booked",
+                Appointment.ends_at > now - VISIT_GRACE,
+                Appointment.doctor_id.in_(
+                    select(Doctor.id).where(Doctor.staff_member_id == staff_id)
+                ),
+            )
+        )
+        return bool((await self.session.execute(stmt)).scalar())
+
+
+class PatientRepo(Repo):
+    """The patients a doctor works with: attached to the organisation, or booked with them.
+
+    Only patients whose medical record is open are listed (there is no card to open
+    otherwise); a page is one LIMIT/OFFSET range with its COUNT.
+    """
+
+    @staticmethod
+    def _mine(staff_id: int, organisation_id: int, now: datetime) -> ColumnElement[bool]:
+        attached = exists().where(
+            PatientAttachment.patient_account_id == MedicalRecord.account_id,
+            PatientAttachment.organisation_id == organisation_id,
+            PatientAttachment.since <= now,
+            or_(PatientAttachment.until.is_(None), PatientAttachment.until > now),
+        )
+        booked = exists().where(
+            Appointment.patient_account_id == MedicalRecord.account_id,
+            Appointment.status == "booked",
+            Appointment.ends_at > now - VISIT_GRACE,
+            Appointment.doctor_id.in_(select(Doctor.id).where(Doctor.staff_member_id == staff_id)),
+        )
+        return or_(attached, booked)
+
+    def _query(
+        self,
+        columns: Select[Any],
+        staff_id: int,
+        organisation_id: int,
+        now: datetime,
+        *,
+        surnames: Sequence[str] = (),
+        snils: str | None = None,
+        policy: str | None = None,
+    ) -> Select[Any]:
+        stmt = columns.where(self._mine(staff_id, organisation_id, now))
+        if surnames:
+            stmt = stmt.where(or_(*(MedicalRecord.last_name.like(f"{s}%") for s in surnames)))
+        if snils is not None:
+            stmt = stmt.where(MedicalRecord.snils == snils)
+        if policy is not None:
+            stmt = stmt.where(MedicalRecord.policy_number == policy)
+        return stmt
+
+    async def count(
+        self,
+        staff_id: int,
+        organisation_id: int,
+        now: datetime,
+        *,
+        surnames: Sequence[str] = (),
+        snils: str | None = None,
+        policy: str | None = None,
+    ) -> int:
+        stmt = self._query(
+            select(func.count(MedicalRecord.id)),
+            staff_id,
+            organisation_id,
+            now,
+            surnames=surnames,
+            snils=snils,
+            policy=policy,
+        )
+        return int((await self.session.execute(stmt)).scalar() or 0)
+
+    async def page(
+        self,
+        staff_id: int,
+        organisation_id: int,
+        now: datetime,
+        *,
+        offset: int,
+        limit: int,
+        surnames: Sequence[str] = (),
+        snils: str | None = None,
+        policy: str | None = None,
+    ) -> list[MedicalRecord]:
+        """The records of one page, by surname, name and id."""
+        stmt = (
+            self._query(
+                select(MedicalRecord),
+                staff_id,
+                organisation_id,
+                now,
+                surnames=surnames,
+                snils=snils,
+                policy=policy,
+            )
+            .order_by(MedicalRecord.last_name, MedicalRecord.first_name, MedicalRecord.id)
+            .offset(offset)
+            .limit(limit)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def one(
+        self, staff_id: int, organisation_id: int, now: datetime, patient_account_id: int
+    ) -> MedicalRecord | None:
+        """The patient's record when the doctor works with them (else None)."""
+        stmt = self._query(select(MedicalRecord), staff_id, organisation_id, now).where(
+            MedicalRecord.account_id == patient_account_id
+        )
+        record: MedicalRecord | None = (await self.session.execute(stmt)).scalars().first()
+        return record
 
 
 class AttachmentRepo(Repo):

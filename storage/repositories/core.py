@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -203,8 +203,15 @@ class OutboxRepo(Repo):
     async def add(self, message: OutboxMessage) -> None:
         self.session.add(message)
 
-    async def claim_due(self, now: datetime, until: datetime, limit: int) -> list[OutboxMessage]:
-        """Take up to `limit` due rows for this worker until `until` (skip rows others hold)."""
+    async def claim_due(
+        self,
+        now: datetime,
+        until: datetime,
+        limit: int,
+        chats: Collection[int] | None = None,
+    ) -> list[OutboxMessage]:
+        """Take up to `limit` due rows for this worker until `until` (skip rows others hold);
+        with `chats`, only rows to those chats."""
         stmt = (
             select(OutboxMessage)
             .where(OutboxMessage.status == "pending", OutboxMessage.due_at <= now)
@@ -213,6 +220,8 @@ class OutboxRepo(Repo):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
+        if chats is not None:
+            stmt = stmt.where(OutboxMessage.chat_id.in_(list(chats)))
         rows = list((await self.session.execute(stmt)).scalars().all())
         for row in rows:
             row.claimed_until = until

@@ -218,6 +218,29 @@ async def test_message_without_buttons(uow_factory: UnitOfWorkFactory, fake: Fak
     assert anna.last.keyboard == []
 
 
+async def test_a_notifier_for_some_chats_leaves_the_others_rows_to_theirs(
+    uow_factory: UnitOfWorkFactory, fake: FakeTime
+) -> None:
+    """The console demo: two terminals on one database, each sends only its own person's."""
+    anna_side, petrov_side = Sandbox(clock=fake.monotonic), Sandbox(clock=fake.monotonic)
+    anna = await started_user(anna_side, 511)
+    petrov = await started_user(petrov_side, 512)
+    for_petrov = await queue(uow_factory, fake.clock, petrov.chat_id, medical_text(12))
+    for_anna = await queue(uow_factory, fake.clock, anna.chat_id, medical_text(11))
+
+    assert await notifier(uow_factory, anna_side, fake, chats={anna.chat_id}).run_once() == 1
+
+    assert anna.last.text == medical_text(11)
+    assert (await row(uow_factory, for_anna)).status == "sent"
+    waiting = await row(uow_factory, for_petrov)
+    assert waiting.status == "pending" and waiting.claimed_until is None
+    assert anna_side.count("sendMessage") == 1  # Петров's was never tried here
+
+    assert await notifier(uow_factory, petrov_side, fake, chats={petrov.chat_id}).run_once() == 1
+    assert petrov.last.text == medical_text(12)
+    assert (await row(uow_factory, for_petrov)).status == "sent"
+
+
 async def test_retry_after_is_honoured(uow_factory: UnitOfWorkFactory, fake: FakeTime) -> None:
     # Telegram allows one message a second here while the notifier would send 25.
     sandbox = Sandbox(

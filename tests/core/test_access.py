@@ -80,6 +80,7 @@ ONLY_DOCTOR_WRITES = (
     "Вносить записи в медицинскую карту может только врач медицинской организации, "
     "к которой прикреплён пациент."
 )
+RELATIVE_IDENTITY = "Личные данные и полисы владельца карты этот доступ не показывает."
 ONLY_LABS = "Передавать результаты исследований могут только подключённые лаборатории."
 ONLY_FULL_VISITS = (
     "Записаться на приём или отменить запись может только сам пациент или его "
@@ -313,8 +314,15 @@ NOT_OWNER: dict[Permission, Expected] = {
     P.MANAGE_ACCESS: OWNER_ACCESS,
     P.READ_ACCOUNT_HISTORY: OWNER_HISTORY,
 }
-RECORD = (P.READ_RECORD, P.READ_SENSITIVE, P.DOWNLOAD, P.MANAGE_VISITS, P.MESSAGE_DOCTOR)
-DOCTOR = (P.READ_RECORD, P.READ_SENSITIVE, P.DOWNLOAD, P.WRITE_RECORD)
+RECORD = (
+    P.READ_IDENTITY,
+    P.READ_RECORD,
+    P.READ_SENSITIVE,
+    P.DOWNLOAD,
+    P.MANAGE_VISITS,
+    P.MESSAGE_DOCTOR,
+)
+DOCTOR = (P.READ_IDENTITY, P.READ_RECORD, P.READ_SENSITIVE, P.DOWNLOAD, P.WRITE_RECORD)
 
 
 def as_relative(record: Mapping[Permission, Expected]) -> dict[Permission, Expected]:
@@ -330,18 +338,21 @@ def all_record(reason: str) -> dict[Permission, Expected]:
 
 LEVELS: dict[str, dict[Permission, Expected]] = {
     "view": {
+        P.READ_IDENTITY: RELATIVE_IDENTITY,
         P.READ_RECORD: Allow(Basis.RELATIVE_GRANT),
         P.DOWNLOAD: LEVEL_DOWNLOAD,
         P.MANAGE_VISITS: LEVEL_VISITS,
         P.MESSAGE_DOCTOR: LEVEL_MESSAGE,
     },
     "view_download": {
+        P.READ_IDENTITY: RELATIVE_IDENTITY,
         P.READ_RECORD: Allow(Basis.RELATIVE_GRANT),
         P.DOWNLOAD: Allow(Basis.RELATIVE_GRANT),
         P.MANAGE_VISITS: LEVEL_VISITS,
         P.MESSAGE_DOCTOR: LEVEL_MESSAGE,
     },
     "full": {
+        P.READ_IDENTITY: RELATIVE_IDENTITY,
         P.READ_RECORD: Allow(Basis.RELATIVE_GRANT),
         P.DOWNLOAD: Allow(Basis.RELATIVE_GRANT),
         P.MANAGE_VISITS: Allow(Basis.RELATIVE_GRANT),
@@ -593,7 +604,7 @@ CASES: list[Case] = [
 def test_the_matrix_covers_every_permission_of_every_case() -> None:
     assert len({case.id for case in CASES}) == len(CASES) == 54
     assert all(set(case.expected) == set(Permission) for case in CASES)
-    assert len(Permission) == 11
+    assert len(Permission) == 12
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)

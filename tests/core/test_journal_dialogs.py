@@ -10,7 +10,7 @@ from services.core import audit
 from storage.models import LoginEvent
 from tests.support.bot import ANNA_PHONE, PASSWORD, App
 
-LINE = re.compile(r"^\d\d\.\d\d\.\d{4} \d\d:\d\d — (.+)$", re.M)
+LINE = re.compile(r"^(.+) — \d\d\.\d\d\.\d{4} \d\d:\d\d$", re.M)
 
 
 def lines(text_: str) -> list[str]:

@@ -59,13 +59,14 @@ def _demo_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-async def _start_demo(tmp_path: Path) -> asyncio.subprocess.Process:
+async def _start_demo(tmp_path: Path, *args: str) -> asyncio.subprocess.Process:
     env = _demo_env(tmp_path)
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         "demo",
+        *args,
         cwd=tmp_path,
         env=env,
         stdin=asyncio.subprocess.PIPE,
@@ -134,11 +135,11 @@ async def test_demo_signs_in_as_anna_with_the_code_on_screen(tmp_path: Path) -> 
     assert "Traceback" not in console.seen
 
 
-async def _sign_in_as_anna(console: Console) -> None:
+async def _sign_in(console: Console, phone: str = "+79990000001") -> None:
     await console.expect(r"\[1\] ▸ Войти через Госуслуги")
     await console.type("1")
     await console.expect("Введите логин")
-    await console.type("+79990000001")
+    await console.type(phone)
     await console.expect("Введите пароль")
     await console.type("Demo-Passw0rd")
     await console.expect(r"\[1\] ⌨ 📱 Поделиться номером")
@@ -146,7 +147,7 @@ async def _sign_in_as_anna(console: Console) -> None:
     await console.press("Код из SMS")
     code = (await console.expect(r"Код подтверждения: (\d{6})")).group(1)
     await console.type(code)
-    await console.expect("Здравствуйте, Анна Сергеевна!")
+    await console.expect(r"Здравствуйте, \w+ \w+!")
 
 
 async def _admin(tmp_path: Path, *args: str) -> str:
@@ -173,7 +174,7 @@ async def test_readme_waitlist_walk_through_a_time_opened_by_the_admin_reaches_a
     process = await _start_demo(tmp_path)
     console = Console(process)
     try:
-        await _sign_in_as_anna(console)
+        await _sign_in(console)
         await console.press("Записаться к врачу")
         await console.press("Кардиолог (есть направление)")
         await console.press("Белов Андрей Николаевич, каб. 301")
@@ -218,3 +219,53 @@ async def test_readme_waitlist_walk_through_a_time_opened_by_the_admin_reaches_a
             process.kill()
             await process.wait()
     assert "Traceback" not in console.seen
+
+
+async def test_readme_relatives_walk_through_in_two_terminals_on_one_data_dir(
+    tmp_path: Path,
+) -> None:
+    """README's «Доступ для близких»: Петров reads Анна's results in his terminal, Анна
+    revokes in hers, his next click is refused; each terminal gets its own person's pushes."""
+    petrov_process = await _start_demo(tmp_path, "--phone", "+79990000002")
+    petrov = Console(petrov_process)
+    anna_process: asyncio.subprocess.Process | None = None
+    try:
+        await _sign_in(petrov, "+79990000002")
+        await petrov.press("Карты близких")
+        await petrov.expect("Иванова А. С. — просмотр и скачивание, действует до")
+        await petrov.press("Карта: Иванова А. С.")
+        await petrov.expect("Карта: Иванова А. С. · просмотр и скачивание")
+        await petrov.press("Результаты анализов")
+        await petrov.expect("Глюкоза")
+        assert "ВИЧ" not in petrov.seen
+
+        anna_process = await _start_demo(tmp_path)
+        anna = Console(anna_process)
+        await _sign_in(anna)
+        await anna.press("Доступ для близких")
+        await anna.press("Петров С. И.")
+        await anna.press("Отозвать")
+        await anna.press("Отозвать доступ")
+        code = (await anna.expect(r"Код подтверждения: (\d{6})")).group(1)
+        await anna.type(code)
+        await anna.expect("Состояние: отозван")
+
+        # His terminal gets his push; the next click on the results is refused.
+        await petrov.expect("Доступ к карте Иванова А. С. отозван владельцем.")
+        await petrov.expect("кнопки окна выше")
+        await petrov.press("Назад")  # the results window above the push
+        await petrov.expect(r"Доступ к карте Иванова А\. С\. отозван\.(?! владельцем)")
+        await petrov.press("Запросить доступ снова: Иванова А. С.")
+        # Анна's terminal gets the request with its answers.
+        await anna.expect("Разрешить")
+        for console in (petrov, anna):
+            await console.type("/quit")
+            await console.expect("До свидания!")
+        assert await asyncio.wait_for(petrov_process.wait(), 30) == 0
+        assert await asyncio.wait_for(anna_process.wait(), 30) == 0
+    finally:
+        for process in (petrov_process, anna_process):
+            if process is not None and process.returncode is None:
+                process.kill()
+                await process.wait()
+    assert "Traceback" not in petrov.seen

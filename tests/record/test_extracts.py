@@ -205,7 +205,8 @@ async def test_a_relative_who_may_only_view_is_refused_and_journaled(record_env:
     env = record_env
     anna = await anna_id(env)
     async with env.uow() as uow:
-        petrov = await uow.identity.accounts.find_by_login("phone", "+79990000002")
+        # Not Петров: the demo has him granted «просмотр и скачивание» already.
+        petrov = await uow.identity.accounts.find_by_login("phone", "+79990000003")
         assert isinstance(petrov, Account)
         uow.session.add(
             RelativeGrant(

@@ -39,7 +39,7 @@ from storage.models import (
 )
 from storage.uow import UnitOfWork
 from tests.support.application import (
-    PETROV_PHONE,
+    KUZNETSOV_PHONE,
     SMIRNOVA_PHONE,
     in_uow,
     make_pdf,
@@ -93,7 +93,8 @@ async def world(env: Env, tmp_path: Path) -> World:
         data=make_pdf(),
     )
     entries, summary_id = await _entries(env, anna)
-    petrov = await sign_in(env, PETROV_PHONE)
+    # Someone with no access to Анна's card (the demo's Петров has her grant).
+    petrov = await sign_in(env, KUZNETSOV_PHONE)
     doctor_account = await sign_in(env, SMIRNOVA_PHONE)
     now = env.clock.now()
 

@@ -8,7 +8,10 @@ from typing import Any
 
 from tests.support.bot import ANNA_PHONE, App
 
-IVANOV_PHONE = "+79990000005"
+# The demo seeds Анна's invitation of Иванов (+79990000005): the tests invite someone else.
+RELATIVE = "Сидоров Павел Олегович"
+RELATIVE_SHORT = "Сидоров П. О."
+RELATIVE_PHONE = "+79990000007"
 LINK = re.compile(r"https://t\.me/\S+\?start=(inv_[A-Za-z0-9_-]+)")
 
 
@@ -17,15 +20,16 @@ async def invite(
     anna: Any,
     *,
     level: str = "только просмотр",
-    name: str = "Иванов Дмитрий Андреевич",
-    phone: str = IVANOV_PHONE,
+    phone: str = RELATIVE_PHONE,
+    sensitive: bool = False,
 ) -> str:
+    """Анна invites Сидоров at `level` until 31.12.2027; the `/start inv_…` payload."""
     await anna.press("Доступ для близких")
     assert anna.last.text.startswith("Доступ для близких"), anna.last.text
     await anna.press("Пригласить")
-    await anna.send("Иванов")
+    await anna.send("Сидоров")
     assert "⚠️" in anna.last.text and "Шаг 1 из 6" in anna.last.text
-    await anna.send("иванов дмитрий андреевич")
+    await anna.send("сидоров павел олегович")
     assert "Шаг 2 из 6" in anna.last.text, anna.last.text
     await anna.send("12345")
     assert "⚠️" in anna.last.text and "Шаг 2 из 6" in anna.last.text
@@ -37,10 +41,11 @@ async def invite(
     await anna.send("01.01.2020")
     assert "позже сегодняшней" in anna.last.text
     await anna.send("31.12.2027")
-    await anna.press("Нет, не показывать")
+    await anna.press("Да, показывать" if sensitive else "Нет, не показывать")
     review = anna.last.text
     assert "Проверьте приглашение" in review and "Срок: до 31.12.2027" in review
-    assert "Чувствительные результаты: не показывать" in review
+    if not sensitive:
+        assert "Чувствительные результаты: не показывать" in review
     await anna.press("Подтвердить кодом")
     await anna.send(app.last_sms_code())
     text = anna.last.text
@@ -69,49 +74,50 @@ async def test_invite_accept_view_revoke_refused(app: App) -> None:
     await app.sign_in(anna)
     payload = await invite(app, anna)
     await anna.press("К списку")
-    assert "Иванов Д. А. (ребёнок) — только просмотр, приглашение отправлено" in anna.last.text
+    assert f"{RELATIVE_SHORT} (ребёнок) — только просмотр, приглашение отправлено" in anna.last.text
 
-    ivanov = app.user(user_id=2005, phone=IVANOV_PHONE, name="Дмитрий")
-    await accept(app, ivanov, payload)
+    relative = app.user(user_id=2005, phone=RELATIVE_PHONE, name="Павел")
+    await accept(app, relative, payload)
     await app.deliver_pushes()
-    assert any("Иванов Д. А. принял(а) ваше приглашение" in m.text for m in anna.bot_messages)
+    assert any(f"{RELATIVE_SHORT} принял(а) ваше приглашение" in m.text for m in anna.bot_messages)
 
-    await ivanov.press("Открыть карту")
-    card = ivanov.last.text
+    await relative.press("Открыть карту")
+    card = relative.last.text
     assert card.startswith("Карта: Иванова А. С. · только просмотр"), card
-    assert "Личные данные и полисы" not in ivanov.last.buttons
-    assert "Выписки и заключения" not in ivanov.last.buttons
-    await ivanov.press("Результаты анализов")
-    assert ivanov.last.text.startswith("Карта: Иванова А. С. · только просмотр")
+    assert "Личные данные и полисы" not in relative.last.buttons
+    assert "Выписки и заключения" not in relative.last.buttons
+    await relative.press("Результаты анализов")
+    assert relative.last.text.startswith("Карта: Иванова А. С. · только просмотр")
     # The sensitive result is not there (not included).
-    assert "ВИЧ" not in ivanov.last.text
+    assert "ВИЧ" not in relative.last.text
 
     # The link is good once.
-    other = app.user(user_id=2006, phone=IVANOV_PHONE, name="Другой")
+    other = app.user(user_id=2006, phone=RELATIVE_PHONE, name="Другой")
     await other.send(f"/start {payload}")
     assert "уже принято" in other.last.text
 
     # Анна revokes; the relative's next click is refused.
     await anna.send("/menu")
     await anna.press("Доступ для близких")
-    await anna.press("Иванов Д. А. — действует до 31.12.2027")
+    await anna.press(f"{RELATIVE_SHORT} — действует до 31.12.2027")
     assert "Последний доступ:" in anna.last.text
     await anna.press("Отозвать")
     await anna.press("Отозвать доступ")
     await anna.send(app.last_sms_code())
     assert "Состояние: отозван" in anna.last.text, anna.last.text
 
-    await ivanov.press("›") if "›" in ivanov.last.buttons else await ivanov.press("В меню")
-    assert "Доступ к карте Иванова А. С. отозван" in ivanov.last.text, ivanov.last.text
-    assert "Карты близких" in ivanov.last.text
+    await relative.press("›") if "›" in relative.last.buttons else await relative.press("В меню")
+    assert "Доступ к карте Иванова А. С. отозван" in relative.last.text, relative.last.text
+    assert "Карты близких" in relative.last.text
     await app.deliver_pushes()
-    assert any("отозван владельцем" in m.text for m in ivanov.bot_messages)
+    assert any("отозван владельцем" in m.text for m in relative.bot_messages)
 
     # The journal shows the relative's actions by name and level.
     await anna.send("/menu")
     await anna.press("Журнал действий")
     journal = anna.last.text
-    assert "Иванов Д. А. (доступ «только просмотр») открыл результаты анализов" in journal, journal
+    line = f"{RELATIVE_SHORT} (доступ «только просмотр») открыл результаты анализов"
+    assert line in journal, journal
 
 
 async def test_wrong_phone_and_forwarded_contact(app: App) -> None:
@@ -121,7 +127,7 @@ async def test_wrong_phone_and_forwarded_contact(app: App) -> None:
     stranger = app.user(user_id=3001, phone="+79995550000", name="Чужой")
     await stranger.send(f"/start {payload}")
     await stranger.press("Принять приглашение")
-    await stranger.share_contact(IVANOV_PHONE, own=False, user_id=2005)
+    await stranger.share_contact(RELATIVE_PHONE, own=False, user_id=2005)
     assert "Пересланный контакт не подходит" in stranger.last.text
     for _ in range(2):
         await stranger.press("Поделиться номером")
@@ -130,6 +136,6 @@ async def test_wrong_phone_and_forwarded_contact(app: App) -> None:
     assert "Ссылка больше не действует" in stranger.last.text, stranger.last.text
     await app.deliver_pushes()
     assert sum("открыли с другим номером" in m.text for m in anna.bot_messages) == 3
-    ivanov = app.user(user_id=2005, phone=IVANOV_PHONE)
-    await ivanov.send(f"/start {payload}")
-    assert "Ссылка больше не действует" in ivanov.last.text
+    relative = app.user(user_id=2005, phone=RELATIVE_PHONE)
+    await relative.send(f"/start {payload}")
+    assert "Ссылка больше не действует" in relative.last.text

@@ -4,13 +4,13 @@ When no time suits, «Сообщить, если появится время р�
 the waitlist for the doctor or the whole specialty over a period.
 """
 
-from operator import itemgetter
+from typing import Any
 
 from aiogram.enums import ContentType
-from aiogram_dialog import Dialog, Window
+from aiogram_dialog import Dialog, DialogManager, Window
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Button, Cancel, Column, Group, Select, Start
-from aiogram_dialog.widgets.text import Const, Format
+from aiogram_dialog.widgets.kbd import Button, Cancel
+from aiogram_dialog.widgets.text import Const, Format, Multi
 
 from dialogs.booking.book import handlers
 from dialogs.booking.book.getters import (
@@ -30,8 +30,9 @@ from dialogs.booking.book.states import BookVisit
 from dialogs.booking.calendar import BookingCalendar
 from dialogs.booking.common import not_a_file
 from dialogs.booking.visits.states import MyVisits
+from dialogs.core.card import card_header, card_start, home_button, is_own, on_card, on_own
 from dialogs.core.common import buttons_only, text_input
-from dialogs.core.widgets import BACK, back_button, error_line, menu_button, nav_row
+from dialogs.core.widgets import BACK, back_button, choice_list, error_line, nav_row
 
 ANY_DOCTOR = "Любой врач"
 WAITLIST = "Сообщить, если появится время раньше"
@@ -40,27 +41,16 @@ MOVE = "Перенести"
 ATTACH = "Прикрепить файл"
 CALENDAR_FILE = "Добавить в календарь"
 MY_VISITS = "Мои записи"
+CARD_VISITS = "Записи на приём"
 OTHER_DAY = "Выбрать другой день"
 TWO_WEEKS = "В ближайшие 2 недели"
 MONTH = "В ближайший месяц"
 
 
-def _times_select(id: str, items: str, width: int) -> Group:
-    return Group(
-        Select(
-            Format("{item[1]}"),
-            id=id,
-            item_id_getter=itemgetter(0),
-            items=items,
-            on_click=handlers.on_time,
-        ),
-        width=width,
-    )
-
-
 def _choice_windows() -> list[Window]:
     return [
         Window(
+            card_header,
             Const("Записаться к врачу\n"),
             Format("{org_name}\n", when="org_name"),
             Const("Выберите специальность врача.", when="items"),
@@ -70,45 +60,31 @@ def _choice_windows() -> list[Window]:
             ),
             Const("Для самостоятельной записи сейчас нет ни одного врача.", when="empty"),
             error_line,
-            Column(
-                Select(
-                    Format("{item[1]}"),
-                    id="specialty",
-                    item_id_getter=itemgetter(0),
-                    items="items",
-                    on_click=handlers.on_specialty,
-                )
-            ),
-            menu_button(),
+            choice_list("specialty", handlers.on_specialty),
+            home_button(),
             buttons_only(),
             state=BookVisit.specialty,
             getter=specialty_getter,
         ),
         Window(
+            card_header,
             Format("Перенос записи: сейчас вы записаны на {move_from}.\n", when="moving"),
             Format("Выберите врача — {specialty_name}.", when="ready"),
             Const("«Любой врач» — ближайшее свободное время у любого из врачей.", when="ready"),
             error_line,
-            Column(
-                Select(
-                    Format("{item[1]}"),
-                    id="doctor",
-                    item_id_getter=itemgetter(0),
-                    items="items",
-                    on_click=handlers.on_doctor,
-                )
-            ),
+            choice_list("doctor", handlers.on_doctor),
             Button(Const(ANY_DOCTOR), id="any", on_click=handlers.on_any_doctor, when="ready"),
             nav_row(
                 back_button(state=BookVisit.specialty, when="can_choose_specialty"),
                 Cancel(Const(BACK), id="leave", when="leave_back"),
-                menu_button(),
+                home_button(),
             ),
             buttons_only(),
             state=BookVisit.doctor,
             getter=doctor_getter,
         ),
         Window(
+            card_header,
             Format("Перенос записи: сейчас вы записаны на {move_from}.\n", when="moving"),
             Format("Запись к врачу: {whom}\n", when="ready"),
             Format("{earliest}\n", when="earliest"),
@@ -119,24 +95,25 @@ def _choice_windows() -> list[Window]:
             Button(Const(WAITLIST), id="waitlist", on_click=handlers.on_waitlist, when="ready"),
             nav_row(
                 back_button(id="to_doctor", state=BookVisit.doctor, when="ready"),
-                menu_button(),
+                home_button(),
             ),
             buttons_only(),
             state=BookVisit.calendar,
             getter=calendar_getter,
         ),
         Window(
+            card_header,
             Format("Свободное время на {day}", when="ready"),
             Format("Врач: {whom}\n", when="ready"),
             Const("Выберите время приёма.", when="times"),
             Const("Выберите время приёма и врача.", when="any_times"),
             Format("{no_times}", when="no_times"),
             error_line,
-            _times_select("time", "times", 4),
-            _times_select("time_any", "any_times", 2),
+            choice_list("time", handlers.on_time, items="times", width=4),
+            choice_list("time_any", handlers.on_time, items="any_times", width=2),
             Button(Const(OTHER_DAY), id="other_day", on_click=handlers.on_other_day),
             Button(Const(WAITLIST), id="waitlist", on_click=handlers.on_waitlist, when="ready"),
-            menu_button(),
+            home_button(),
             buttons_only(),
             state=BookVisit.times,
             getter=times_getter,
@@ -144,9 +121,27 @@ def _choice_windows() -> list[Window]:
     ]
 
 
+def _visits_button() -> Button:
+    """«Мои записи»; on someone else's card, the card owner's «Записи на приём»."""
+    return Button(
+        Multi(Const(MY_VISITS, when=on_own), Const(CARD_VISITS, when=on_card)),
+        id="my_visits",
+        on_click=card_start(MyVisits.main),
+    )
+
+
+def _booked_own(data: dict[str, Any], _w: Any, manager: DialogManager) -> bool:
+    return not data["moved"] and is_own(manager)
+
+
+def _booked_on_card(data: dict[str, Any], _w: Any, manager: DialogManager) -> bool:
+    return not data["moved"] and not is_own(manager)
+
+
 def _booking_windows() -> list[Window]:
     return [
         Window(
+            card_header,
             Const("Проверьте запись\n", when="can_book"),
             Format("Перенести запись?\n\nСейчас: {move_from}\n\nНовая запись:", when="can_move"),
             Format("{text}", when="text"),
@@ -159,8 +154,10 @@ def _booking_windows() -> list[Window]:
             getter=confirm_getter,
         ),
         Window(
+            card_header,
             Const("✅ Запись перенесена\n", when="moved"),
-            Const("✅ Вы записаны на приём\n", when=lambda d, _w, _m: not d["moved"]),
+            Const("✅ Вы записаны на приём\n", when=_booked_own),
+            Const("✅ Запись на приём оформлена\n", when=_booked_on_card),
             Format("{text}\n", when="text"),
             Format("{reminders}", when="ready"),
             Format("\n{notice}", when="notice"),
@@ -169,13 +166,14 @@ def _booking_windows() -> list[Window]:
             Button(
                 Const(CALENDAR_FILE), id="ics", on_click=handlers.on_calendar_file, when="ready"
             ),
-            Start(Const(MY_VISITS), id="my_visits", state=MyVisits.main),
-            menu_button(),
+            _visits_button(),
+            home_button(),
             buttons_only(),
             state=BookVisit.done,
             getter=done_getter,
         ),
         Window(
+            card_header,
             Const("Прикрепить файл к записи\n"),
             Format(
                 "Пришлите направление или результаты обследований файлом или фотографией — "
@@ -194,6 +192,7 @@ def _booking_windows() -> list[Window]:
 def _waitlist_windows() -> list[Window]:
     return [
         Window(
+            card_header,
             Const("Сообщить, если появится время раньше\n"),
             Const(
                 "Сообщать о свободном времени только этого врача или любого врача той же "
@@ -202,12 +201,13 @@ def _waitlist_windows() -> list[Window]:
             error_line,
             Button(Format("{doctor_label}"), id="wait_doctor", on_click=handlers.on_wait_doctor),
             Button(Format("{any_label}"), id="wait_any", on_click=handlers.on_wait_any),
-            nav_row(back_button(id="to_calendar", state=BookVisit.calendar), menu_button()),
+            nav_row(back_button(id="to_calendar", state=BookVisit.calendar), home_button()),
             buttons_only(),
             state=BookVisit.waitlist_who,
             getter=waitlist_who_getter,
         ),
         Window(
+            card_header,
             Const("Сообщить, если появится время раньше\n"),
             Format("Врач: {whom}\n"),
             Format(
@@ -217,12 +217,13 @@ def _waitlist_windows() -> list[Window]:
             error_line,
             Button(Const(TWO_WEEKS), id="two_weeks", on_click=handlers.on_two_weeks),
             Button(Const(MONTH), id="month", on_click=handlers.on_month),
-            nav_row(back_button(on_click=handlers.on_waitlist_back), menu_button()),
+            nav_row(back_button(on_click=handlers.on_waitlist_back), home_button()),
             text_input(handlers.on_range),
             state=BookVisit.waitlist_range,
             getter=waitlist_range_getter,
         ),
         Window(
+            card_header,
             Const("✅ Вы в листе ожидания\n"),
             Format("Врач: {whom}\nПериод: {period}\n"),
             Format(
@@ -230,8 +231,8 @@ def _waitlist_windows() -> list[Window]:
                 "для вас {hold} минут. Заявки можно посмотреть и удалить в разделе "
                 "«Мои записи» → «Лист ожидания»."
             ),
-            Start(Const(MY_VISITS), id="my_visits", state=MyVisits.main),
-            menu_button(),
+            _visits_button(),
+            home_button(),
             buttons_only(),
             state=BookVisit.waitlist_done,
             getter=waitlist_done_getter,

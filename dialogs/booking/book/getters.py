@@ -15,7 +15,8 @@ from aiogram_dialog import DialogManager
 from dialogs.booking.calendar import NO_TIME_MARK
 from dialogs.booking.common import FILE_RULES, booking, visit_text
 from dialogs.booking.contract import BookStart
-from dialogs.core.common import ctx, current_user, set_error
+from dialogs.core.card import is_own, principal
+from dialogs.core.common import ctx, set_error
 from services.booking.texts import day_text, msk_today, when_text
 from services.booking.visits import BookingService, TimeOption, VisitView
 from services.core.errors import DomainError, SessionRequired
@@ -26,6 +27,11 @@ NO_DAYS = (
     "когда оно появится."
 )
 NO_TIMES = "На этот день свободного времени больше нет. Выберите другой день."
+# On someone else's card: the visit is the owner's, and so are its reminders.
+CARD_REMINDERS = (
+    "Запись появится у владельца карты в разделе «Мои записи», напоминания о приёме "
+    "придут ему. Отменить или перенести запись можно в разделе «Записи на приём»."
+)
 
 
 def has_parent(manager: DialogManager) -> bool:
@@ -75,7 +81,7 @@ async def prepare(manager: DialogManager) -> bool:
         return True
     if data.get("failed"):
         return False
-    user = current_user(manager)
+    user = await principal(manager)
     start = BookStart.from_data(manager.start_data)
 
     async def load(service: BookingService) -> tuple[Any, VisitView | None]:
@@ -197,7 +203,7 @@ async def calendar_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, 
     }
     if not ready or "specialty" not in data:
         return base
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     org, specialty, doctor = (
         int(data["org_id"]),
         str(data["specialty"]),
@@ -250,6 +256,28 @@ async def calendar_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, 
     }
 
 
+async def free_times(manager: DialogManager, day: date) -> list[TimeOption] | None:
+    """The chosen doctor's (or every doctor's) free times that day; None with the reason shown."""
+    data = manager.dialog_data
+    user = await principal(manager)
+    doctor = doctor_id_of(manager)
+    try:
+        return await booking(manager).run(
+            lambda s: s.free_times(
+                int(data["org_id"]),
+                str(data["specialty"]),
+                doctor,
+                day,
+                for_account=user.subject_account_id,
+            )
+        )
+    except SessionRequired:
+        raise
+    except DomainError as exc:
+        set_error(manager, exc.message)
+        return None
+
+
 async def times_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
     ready = await prepare(dialog_manager)
     data = dialog_manager.dialog_data
@@ -265,23 +293,10 @@ async def times_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any
     }
     if not ready or day is None or "specialty" not in data:
         return base
-    user = current_user(dialog_manager)
-    doctor = doctor_id_of(dialog_manager)
-    try:
-        times = await booking(dialog_manager).run(
-            lambda s: s.free_times(
-                int(data["org_id"]),
-                str(data["specialty"]),
-                doctor,
-                day,
-                for_account=user.subject_account_id,
-            )
-        )
-    except SessionRequired:
-        raise
-    except DomainError as exc:
-        set_error(dialog_manager, exc.message)
+    times = await free_times(dialog_manager, day)
+    if times is None:
         return base
+    doctor = doctor_id_of(dialog_manager)
     items = [(str(t.slot_id), t.time_text) for t in times]
     any_items = [(str(t.slot_id), f"{t.time_text} · {t.doctor_short}") for t in times]
     return {
@@ -308,7 +323,7 @@ async def confirm_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, A
     slot_id = data.get("slot_id")
     if not await prepare(dialog_manager) or slot_id is None:
         return base
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     move_id = moving(dialog_manager)
     try:
         view = await booking(dialog_manager).run(
@@ -336,14 +351,16 @@ async def done_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
         "notice": data.get("notice", ""),
         "reminders": _reminders_line(
             context.booking.reminder_day_before_hour, context.booking.reminder_before_minutes
-        ),
+        )
+        if is_own(dialog_manager)
+        else CARD_REMINDERS,
         "ready": False,
         "has_file": False,
     }
     visit_id = visit_id_of(dialog_manager)
     if visit_id is None:
         return base
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     try:
         view = await booking(dialog_manager).run(lambda s: s.visit(user, visit_id))
     except SessionRequired:

@@ -15,10 +15,17 @@ from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.kbd import Button
 
-from dialogs.booking.book.getters import chosen_day, doctor_id_of, moving, visit_id_of
+from dialogs.booking.book.getters import (
+    chosen_day,
+    doctor_id_of,
+    free_times,
+    moving,
+    visit_id_of,
+)
 from dialogs.booking.book.states import BookVisit
-from dialogs.booking.common import booking, file_input, send_calendar_file
-from dialogs.core.common import clear_error, ctx, current_user, guarded, set_error
+from dialogs.booking.common import booking, calendar_file, file_input, to_attach
+from dialogs.core.card import principal
+from dialogs.core.common import clear_error, ctx, guarded, set_error
 from services.booking.texts import day_text, msk_today
 from services.booking.visits import SlotTaken, preset_range, waitlist_range
 from services.core.errors import DomainError, SessionRequired
@@ -37,7 +44,7 @@ async def on_specialty(_c: CallbackQuery, _w: Any, manager: DialogManager, code:
     known = {item[0]: item[1] for item in manager.dialog_data.get("specialties", [])}
     if code not in known:  # a stale or forged button
         return
-    user = current_user(manager)
+    user = await principal(manager)
 
     async def check() -> None:
         await booking(manager).run(lambda s: s.check_specialty(user, code))
@@ -98,22 +105,8 @@ async def on_day(_e: Any, _w: Any, manager: DialogManager, day: date) -> None:
     if day < today:
         set_error(manager, DAY_OUT_OF_RANGE)
         return
-    user = current_user(manager)
-    doctor = doctor_id_of(manager)
-    try:
-        times = await booking(manager).run(
-            lambda s: s.free_times(
-                int(data["org_id"]),
-                str(data["specialty"]),
-                doctor,
-                day,
-                for_account=user.subject_account_id,
-            )
-        )
-    except SessionRequired:
-        raise
-    except DomainError as exc:
-        set_error(manager, exc.message)
+    times = await free_times(manager, day)
+    if times is None:
         return
     if not times:
         set_error(manager, NO_TIME_ON_DAY.format(day=day_text(day)))
@@ -126,7 +119,7 @@ async def on_time(_c: CallbackQuery, _w: Any, manager: DialogManager, item_id: s
     """A time pressed: the confirmation screen, or the refusal (and the fresh list)."""
     if not item_id.isdigit():
         return
-    user = current_user(manager)
+    user = await principal(manager)
     slot_id = int(item_id)
     move_id = moving(manager)
 
@@ -153,7 +146,7 @@ async def on_book(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None
     if slot_id is None:  # a stale window: choose the time again
         await manager.switch_to(BookVisit.times if chosen_day(manager) else BookVisit.calendar)
         return
-    user = current_user(manager)
+    user = await principal(manager)
     move_id = moving(manager)
     try:
         if move_id is not None:
@@ -181,16 +174,10 @@ async def on_book(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None
     await manager.switch_to(BookVisit.done)
 
 
-async def on_calendar_file(callback: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    visit_id = visit_id_of(manager)
-    if visit_id is not None:
-        await send_calendar_file(callback, manager, visit_id)
+on_calendar_file = calendar_file(visit_id_of)
 
 
-async def on_attach(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    clear_error(manager)
-    manager.dialog_data.pop("notice", None)
-    await manager.switch_to(BookVisit.attach)
+on_attach = to_attach(BookVisit.attach)
 
 
 on_file = file_input(visit_id_of, BookVisit.done)
@@ -233,7 +220,7 @@ async def on_waitlist_back(_c: CallbackQuery, _b: Button, manager: DialogManager
 
 async def _join(manager: DialogManager, first: date, last: date) -> None:
     data = manager.dialog_data
-    user = current_user(manager)
+    user = await principal(manager)
     specialty = str(data["specialty"])
     value = data.get("wl_doctor_id")
     doctor = int(value) if value is not None else None

@@ -6,7 +6,7 @@ from aiogram.types import CallbackQuery
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.kbd import Button
 
-from dialogs.booking.common import booking, send_calendar_file
+from dialogs.booking.common import booking, calendar_file
 from dialogs.booking.offer.getters import offer_id_of, visit_id_of
 from dialogs.booking.offer.states import WaitlistOffer
 from dialogs.core.common import current_user, guarded
@@ -26,7 +26,4 @@ async def on_accept(_c: CallbackQuery, _b: Button, manager: DialogManager) -> No
         await manager.switch_to(WaitlistOffer.done)
 
 
-async def on_calendar_file(callback: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    visit_id = visit_id_of(manager)
-    if visit_id is not None:
-        await send_calendar_file(callback, manager, visit_id)
+on_calendar_file = calendar_file(visit_id_of)

@@ -1,12 +1,10 @@
 """«Мои записи»: upcoming visits, one visit («Перенести», «Отменить», «Добавить в календарь»,
 «Прикрепить файл»), past visits and the waitlist."""
 
-from operator import itemgetter
-
 from aiogram.enums import ContentType
 from aiogram_dialog import Dialog, Window
 from aiogram_dialog.widgets.input import MessageInput
-from aiogram_dialog.widgets.kbd import Button, Column, Select, Start
+from aiogram_dialog.widgets.kbd import Button
 from aiogram_dialog.widgets.text import Const, Format
 
 from dialogs.booking.book.states import BookVisit
@@ -22,8 +20,9 @@ from dialogs.booking.visits.getters import (
     waitlist_getter,
 )
 from dialogs.booking.visits.states import MyVisits
+from dialogs.core.card import card_header, card_start, home_button, on_card, on_own
 from dialogs.core.common import buttons_only
-from dialogs.core.widgets import back_button, error_line, menu_button, nav_row
+from dialogs.core.widgets import back_button, choice_list, error_line, nav_row
 
 TO_LIST = "К списку записей"
 BOOK = "Записаться к врачу"
@@ -36,37 +35,33 @@ def _to_list() -> Button:
 def _list_windows() -> list[Window]:
     return [
         Window(
-            Const("Мои записи\n"),
+            card_header,
+            Const("Мои записи\n", when=on_own),
+            Const("Записи на приём\n", when=on_card),
             Format("{lines}"),
             Format("\n{notice}", when="notice"),
             error_line,
-            Column(
-                Select(
-                    Format("{item[1]}"),
-                    id="visit",
-                    item_id_getter=itemgetter(0),
-                    items="items",
-                    on_click=handlers.on_open,
-                )
-            ),
-            Start(Const(BOOK), id="book", state=BookVisit.specialty),
+            choice_list("visit", handlers.on_open),
+            Button(Const(BOOK), id="book", on_click=card_start(BookVisit.specialty)),
             Button(Const("Прошедшие записи"), id="past", on_click=handlers.on_past),
             Button(Const("Лист ожидания"), id="waitlist", on_click=handlers.on_waitlist),
-            menu_button(),
+            home_button(),
             buttons_only(),
             state=MyVisits.main,
             getter=main_getter,
         ),
         Window(
+            card_header,
             Const("Прошедшие записи\n"),
             Format("{lines}"),
             error_line,
-            nav_row(back_button(state=MyVisits.main), menu_button()),
+            nav_row(back_button(state=MyVisits.main), home_button()),
             buttons_only(),
             state=MyVisits.past,
             getter=past_getter,
         ),
         Window(
+            card_header,
             Const("Лист ожидания\n"),
             Format("{lines}"),
             Const(
@@ -75,16 +70,8 @@ def _list_windows() -> list[Window]:
             ),
             Format("\n{notice}", when="notice"),
             error_line,
-            Column(
-                Select(
-                    Format("{item[1]}"),
-                    id="leave",
-                    item_id_getter=itemgetter(0),
-                    items="items",
-                    on_click=handlers.on_leave_waitlist,
-                )
-            ),
-            nav_row(back_button(state=MyVisits.main), menu_button()),
+            choice_list("leave", handlers.on_leave_waitlist),
+            nav_row(back_button(state=MyVisits.main), home_button()),
             buttons_only(),
             state=MyVisits.waitlist,
             getter=waitlist_getter,
@@ -95,6 +82,7 @@ def _list_windows() -> list[Window]:
 def _visit_windows() -> list[Window]:
     return [
         Window(
+            card_header,
             Const("Запись на приём\n"),
             Format("{text}", when="text"),
             Format("\n{notice}", when="notice"),
@@ -110,12 +98,13 @@ def _visit_windows() -> list[Window]:
             Button(
                 Const("Прикрепить файл"), id="attach", on_click=handlers.on_attach, when="booked"
             ),
-            nav_row(_to_list(), menu_button()),
+            nav_row(_to_list(), home_button()),
             buttons_only(),
             state=MyVisits.visit,
             getter=visit_getter,
         ),
         Window(
+            card_header,
             Const("Отменить запись?\n", when="booked"),
             Format("{text}", when="text"),
             Const("\nВремя освободится, и на него смогут записаться другие.", when="booked"),
@@ -127,23 +116,25 @@ def _visit_windows() -> list[Window]:
                 when="booked",
             ),
             Button(Const("Нет"), id="no", on_click=handlers.on_cancel_declined, when="booked"),
-            nav_row(_to_list(), menu_button(), when=lambda d, _w, _m: not d["booked"]),
+            nav_row(_to_list(), home_button(), when=lambda d, _w, _m: not d["booked"]),
             buttons_only(),
             state=MyVisits.cancel,
             getter=cancel_getter,
         ),
         Window(
+            card_header,
             Const("Запись отменена\n"),
             Format("{whom}, {when}.\n", when="when"),
             Const("Напоминаний об этом приёме больше не будет."),
             error_line,
             Button(Const("Записаться снова"), id="rebook", on_click=handlers.on_rebook),
-            nav_row(_to_list(), menu_button()),
+            nav_row(_to_list(), home_button()),
             buttons_only(),
             state=MyVisits.cancelled,
             getter=cancelled_getter,
         ),
         Window(
+            card_header,
             Const("Прикрепить файл к записи\n"),
             Format(
                 "Пришлите направление или результаты обследований файлом или фотографией — "

@@ -8,7 +8,8 @@ from aiogram_dialog import DialogManager
 
 from dialogs.booking.common import FILE_RULES, booking, visit_button, visit_text
 from dialogs.booking.contract import VisitsStart
-from dialogs.core.common import current_user, set_error
+from dialogs.core.card import principal
+from dialogs.core.common import set_error
 from services.booking.visits import VisitView
 from services.core.errors import DomainError, SessionRequired
 
@@ -39,7 +40,7 @@ def _line(number: int, view: VisitView) -> str:
 
 
 async def main_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     empty: dict[str, Any] = {"lines": "", "items": [], "notice": ""}
     try:
         views = await booking(dialog_manager).run(lambda s: s.upcoming(user))
@@ -58,7 +59,7 @@ async def main_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
 
 
 async def _visit(dialog_manager: DialogManager) -> VisitView | None:
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     visit_id = visit_id_of(dialog_manager)
     if visit_id is None:
         set_error(dialog_manager, MSG_NO_VISIT)
@@ -101,7 +102,7 @@ async def attach_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, An
 
 
 async def past_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     try:
         views = await booking(dialog_manager).run(lambda s: s.past(user))
     except SessionRequired:
@@ -119,7 +120,7 @@ async def past_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
 
 
 async def waitlist_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    user = current_user(dialog_manager)
+    user = await principal(dialog_manager)
     base: dict[str, Any] = {
         "lines": "",
         "items": [],

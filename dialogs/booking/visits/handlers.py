@@ -13,11 +13,12 @@ from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.kbd import Button
 
 from dialogs.booking.book.states import BookVisit
-from dialogs.booking.common import booking, file_input, send_calendar_file
+from dialogs.booking.common import booking, calendar_file, file_input, to_attach
 from dialogs.booking.contract import BookStart, VisitsStart
 from dialogs.booking.visits.getters import visit_id_of
 from dialogs.booking.visits.states import MyVisits
-from dialogs.core.common import clear_error, current_user, guarded
+from dialogs.core.card import card_data, principal
+from dialogs.core.common import clear_error, guarded
 
 
 async def on_start(start_data: Any, manager: DialogManager) -> None:
@@ -51,13 +52,16 @@ async def on_move(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None
     visit_id = visit_id_of(manager)
     if visit_id is None:
         return
-    user = current_user(manager)
+    user = await principal(manager)
 
     async def check() -> None:
         await booking(manager).run(lambda s: s.check_change(user, visit_id))
 
     if await guarded(manager, check):
-        await manager.start(BookVisit.calendar, data=BookStart(move_visit_id=visit_id).to_data())
+        await manager.start(
+            BookVisit.calendar,
+            data=card_data(manager, BookStart(move_visit_id=visit_id).to_data()),
+        )
 
 
 async def on_cancel(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
@@ -70,7 +74,7 @@ async def on_cancel_confirmed(_c: CallbackQuery, _b: Button, manager: DialogMana
     visit_id = visit_id_of(manager)
     if visit_id is None:
         return
-    user = current_user(manager)
+    user = await principal(manager)
 
     async def cancel() -> None:
         view = await booking(manager).run(lambda s: s.cancel(user, visit_id))
@@ -92,19 +96,13 @@ async def on_cancel_declined(_c: CallbackQuery, _b: Button, manager: DialogManag
 async def on_rebook(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
     """«Записаться снова»: the booking at the cancelled visit's specialty and doctor."""
     data = BookStart.from_data(manager.dialog_data.get("rebook"))
-    await manager.start(BookVisit.calendar, data=data.to_data())
+    await manager.start(BookVisit.calendar, data=card_data(manager, data.to_data()))
 
 
-async def on_calendar_file(callback: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    visit_id = visit_id_of(manager)
-    if visit_id is not None:
-        await send_calendar_file(callback, manager, visit_id)
+on_calendar_file = calendar_file(visit_id_of)
 
 
-async def on_attach(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    clear_error(manager)
-    manager.dialog_data.pop("notice", None)
-    await manager.switch_to(MyVisits.attach)
+on_attach = to_attach(MyVisits.attach)
 
 
 on_file = file_input(visit_id_of, MyVisits.visit)
@@ -127,7 +125,7 @@ async def on_leave_waitlist(
 ) -> None:
     if not item_id.isdigit():
         return
-    user = current_user(manager)
+    user = await principal(manager)
     entry_id = int(item_id)
 
     async def leave() -> None:

@@ -34,7 +34,8 @@ async def journal_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, A
         return {"lines": "", "page_line": "", "has_previous": False, "has_next": False}
     # The pages stay as they were when the journal was opened (services.core.journal).
     data["upto"], data["page"] = page.upto, page.number
-    lines = [f"{local_time(line.at)} — {line.text}" for line in page.lines]
+    # «Петров С. И. (доступ «просмотр и скачивание») открыл результаты анализов — 12.12.2026 10:14»
+    lines = [f"{line.text} — {local_time(line.at)}" for line in page.lines]
     return {
         "lines": "\n".join(lines) if lines else NOTHING_YET,
         "page_line": f"Страница {page.number} из {page.pages}" if page.pages > 1 else "",

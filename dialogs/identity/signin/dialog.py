@@ -6,10 +6,11 @@ from aiogram_dialog import Dialog, DialogManager, LaunchMode, Window
 from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, RequestContact, Row, SwitchTo
 from aiogram_dialog.widgets.markup.reply_keyboard import ReplyKeyboardFactory
-from aiogram_dialog.widgets.text import Const
+from aiogram_dialog.widgets.text import Const, Format
 
-from dialogs.core.common import buttons_only, text_input
+from dialogs.core.common import buttons_only, ctx, text_input
 from dialogs.core.widgets import error_line
+from dialogs.identity.recovery.dialog import PASSWORD_RULES
 from dialogs.identity.signin import handlers
 from dialogs.identity.signin.states import SignIn
 from services.identity.auth import LOCKED_MESSAGE
@@ -24,6 +25,10 @@ def _signed_out(_data: dict[str, Any], _widget: Any, manager: DialogManager) -> 
     start = manager.start_data
     left = manager.dialog_data.get("left_welcome", False)
     return isinstance(start, dict) and start.get("signed_out") is True and not left
+
+
+async def _staff_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
+    return {"days": ctx(dialog_manager).policy.staff_password_days}
 
 
 async def _leave_welcome(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
@@ -102,6 +107,27 @@ def build_dialog() -> Dialog:
             error_line,
             buttons_only(delete=True, hint=LOCKED_HINT),
             state=SignIn.locked,
+        ),
+        Window(
+            Const(
+                "Введите 6-значный код из приложения для кодов, чтобы завершить его "
+                "подключение. Без этого кабинет сотрудника не откроется."
+            ),
+            error_line,
+            text_input(handlers.on_enrol_code),
+            Button(Const("Другой логин"), id="other_login4", on_click=handlers.on_other_login),
+            state=SignIn.enrol,
+        ),
+        Window(
+            Format(
+                "Срок действия пароля истёк: пароль сотрудника нужно менять каждые {days} дней.\n"
+            ),
+            Const(PASSWORD_RULES),
+            error_line,
+            text_input(handlers.on_expired_password, secret=True),
+            Button(Const("Другой логин"), id="other_login5", on_click=handlers.on_other_login),
+            state=SignIn.new_password,
+            getter=_staff_getter,
         ),
         on_process_result=handlers.on_code_result,
         # Signing in is where a stack starts: starting it resets whatever was there.

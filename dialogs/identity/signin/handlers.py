@@ -7,9 +7,10 @@ comes back to the step it was started from (`return_to`)."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram_dialog import DialogManager, ShowMode, StartMode
 from aiogram_dialog.widgets.kbd import Button
 
@@ -17,10 +18,12 @@ from dialogs.core.common import (
     auth,
     chat_id,
     clear_error,
+    ctx,
     delete_quietly,
     passwords,
     set_error,
     user_id,
+    work,
 )
 from dialogs.core.otp.contract import CodeRequest, code_confirmed
 from dialogs.core.otp.states import Otp
@@ -29,10 +32,23 @@ from dialogs.identity.recovery.states import Recovery
 from dialogs.identity.signin.states import SignIn
 from dialogs.menu.states import MainMenu
 from services.core.errors import DomainError
+from services.core.work import UseCases
 from services.identity.auth import AccountLocked, AccountRef, PhoneMismatch
 from services.identity.otp import Channel, Purpose
+from services.identity.staff import Enrolment, StaffSignIn, qr_png
 
-ACCOUNT_KEYS = ("account_id", "login_ref", "password_ok", "phone_ok", "has_totp", "has_email")
+ACCOUNT_KEYS = (
+    "account_id",
+    "login_ref",
+    "password_ok",
+    "phone_ok",
+    "has_totp",
+    "has_email",
+    "code_ok",
+    "staff",
+    "staff_enrolled",
+    "enrol_message_id",
+)
 TYPED_PHONE = (
     "Не вводите номер вручную: нажмите кнопку «Поделиться номером» внизу экрана, "
     "чтобы Telegram подтвердил, что номер ваш."
@@ -130,8 +146,19 @@ async def on_phone_other(message: Message, _widget: Any, manager: DialogManager)
     set_error(manager, TYPED_PHONE)
 
 
+def staff_sign_in(manager: DialogManager) -> UseCases[StaffSignIn]:
+    return UseCases(work(manager), ctx(manager), StaffSignIn)
+
+
 async def _second_factor(manager: DialogManager, show_mode: ShowMode | None = None) -> None:
-    if manager.dialog_data.get("has_totp"):
+    data = manager.dialog_data
+    state = await staff_sign_in(manager).run(lambda s: s.state(data["account_id"]))
+    data["staff"], data["staff_enrolled"] = state.staff, state.enrolled
+    if state.staff:
+        # Staff: the app's code once it is enrolled; before that the SMS code, then enrolment.
+        channel = Channel.TOTP if state.enrolled else Channel.SMS
+        await _start_code(manager, channel, show_mode)
+    elif data.get("has_totp"):
         await manager.switch_to(SignIn.factor, show_mode=show_mode)
     else:
         await _start_code(manager, Channel.SMS, show_mode)
@@ -151,6 +178,10 @@ async def _start_code(manager: DialogManager, channel: Channel, show_mode: ShowM
 async def on_sms(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
     if not _ready_for_code(manager):
         await manager.switch_to(SignIn.login)
+        return
+    if manager.dialog_data.get("staff_enrolled"):
+        # A stale press: staff sign in with the app's code only.
+        await _start_code(manager, Channel.TOTP, None)
         return
     await _start_code(manager, Channel.SMS, None)
 
@@ -200,6 +231,22 @@ async def on_code_result(start_data: Any, result: Any, manager: DialogManager) -
     if not confirmed or not _ready_for_code(manager):
         await _back_to_start_step(manager, came_from)
         return
+    data["code_ok"] = True
+    if data.get("staff") and not data.get("staff_enrolled"):
+        await _begin_enrolment(manager)
+        return
+    await _finish(manager)
+
+
+async def _finish(manager: DialogManager) -> None:
+    """After the second factor (and a staff member's enrolment): the session, or the
+    expired password changed first."""
+    data = manager.dialog_data
+    if data.get("staff"):
+        state = await staff_sign_in(manager).run(lambda s: s.state(data["account_id"]))
+        if state.password_expired:
+            await manager.switch_to(SignIn.new_password)
+            return
     try:
         user = await auth(manager).run(
             lambda s: s.complete_sign_in(data["account_id"], user_id(manager), chat_id(manager))
@@ -207,9 +254,87 @@ async def on_code_result(start_data: Any, result: Any, manager: DialogManager) -
     except AccountLocked:
         await manager.switch_to(SignIn.locked)
         return
+    except DomainError as exc:
+        _forget(manager)
+        await manager.switch_to(SignIn.login)
+        set_error(manager, exc.message)
+        return
+    _forget(manager)
     # From now on this update acts for the signed-in person.
     manager.middleware_data["current_user"] = user
     await manager.start(MainMenu.main, mode=StartMode.RESET_STACK)
+
+
+def _enrolment_caption(enrolment: Enrolment) -> str:
+    return (
+        "Приложение для кодов\n\n"
+        "Сотрудникам медицинской организации вход возможен только с кодом из приложения для "
+        "кодов (например, Яндекс Ключ или Google Authenticator). Отсканируйте QR-код в "
+        "приложении или введите ключ вручную:\n\n"
+        f"{enrolment.grouped}\n\n"
+        "Никому не сообщайте этот ключ. Сообщение удалится, как только приложение будет "
+        "подключено."
+    )
+
+
+async def _begin_enrolment(manager: DialogManager) -> None:
+    """The new secret: a QR code (PNG) and the key in text, once; then one code from the app."""
+    data = manager.dialog_data
+    try:
+        enrolment = await staff_sign_in(manager).run(
+            lambda s: s.begin_enrolment(data["account_id"], user_id(manager))
+        )
+    except DomainError as exc:
+        _forget(manager)
+        await manager.switch_to(SignIn.login)
+        set_error(manager, exc.message)
+        return
+    png = await ctx(manager).cpu.run(qr_png, enrolment.uri)
+    bot = manager.middleware_data["bot"]
+    sent = await bot.send_photo(
+        chat_id(manager),
+        BufferedInputFile(png, filename="authenticator.png"),
+        caption=_enrolment_caption(enrolment),
+        protect_content=True,
+    )
+    data["enrol_message_id"] = sent.message_id
+    await manager.switch_to(SignIn.enrol, show_mode=ShowMode.SEND)
+
+
+async def on_enrol_code(message: Message, manager: DialogManager, text: str) -> None:
+    data = manager.dialog_data
+    if not (data.get("code_ok") and data.get("staff") and _ready_for_code(manager)):
+        _forget(manager)
+        await manager.switch_to(SignIn.login)
+        return
+    await staff_sign_in(manager).run(
+        lambda s: s.confirm_enrolment(data["account_id"], text, user_id(manager))
+    )
+    data["staff_enrolled"] = True
+    shown = data.pop("enrol_message_id", None)
+    if isinstance(shown, int):
+        with contextlib.suppress(Exception):  # already gone: nothing to hide
+            await manager.middleware_data["bot"].delete_message(chat_id(manager), shown)
+    await _finish(manager)
+
+
+async def on_expired_password(message: Message, manager: DialogManager, text: str) -> None:
+    data = manager.dialog_data
+    if not (data.get("code_ok") and data.get("staff") and data.get("staff_enrolled")):
+        _forget(manager)
+        await manager.switch_to(SignIn.login)
+        return
+    if not _ready_for_code(manager):
+        await manager.switch_to(SignIn.login)
+        return
+    try:
+        await passwords(manager).replace_expired_password(
+            data["account_id"], text, user_id(manager)
+        )
+    except AccountLocked:
+        await manager.switch_to(SignIn.locked)
+        return
+    await _finish(manager)
 
 
 async def on_recover(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:

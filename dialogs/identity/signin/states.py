@@ -8,3 +8,6 @@ class SignIn(StatesGroup):
     phone = State()
     factor = State()
     locked = State()
+    # Staff only: the authenticator app enrolled, an expired password changed.
+    enrol = State()
+    new_password = State()

@@ -36,6 +36,17 @@ RULES = (
     "600 точек по короткой стороне, PDF — до 20 страниц."
 )
 KIND_LABELS = dict(OWN_KINDS)
+# On someone else's card «Мои документы» are the owner's: named without «мои».
+CARD_TITLES = {"documents": "Документы владельца карты"}
+CARD_EMPTY_RECORD = "В этой медкарте пока нет записей."
+CARD_EMPTY_SECTION = "В этой медкарте пока нет записей в разделе «{title}»."
+
+
+def _titles(on_card: bool) -> list[tuple[str, str]]:
+    return [
+        (spec.key, CARD_TITLES.get(spec.key, spec.title) if on_card else spec.title)
+        for spec in SECTIONS
+    ]
 
 
 def sections(manager: DialogManager) -> UseCases[RecordSections]:
@@ -77,8 +88,8 @@ async def main_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
         "open": is_open,
         "closed": overview is not None and not overview.open,
         "empty": is_open and overview is not None and overview.empty,
-        "empty_text": EMPTY_RECORD,
-        "sections": [(spec.key, spec.title) for spec in SECTIONS],
+        "empty_text": EMPTY_RECORD if access is None else CARD_EMPTY_RECORD,
+        "sections": _titles(access is not None),
     }
 
 
@@ -136,15 +147,17 @@ async def section_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, A
             "result": None,
         }
     data["page"] = page.number
+    on_card = await card_access(dialog_manager) is not None
+    title = dict(_titles(on_card)).get(section, page.title)
     return {
-        "title": page.title,
+        "title": title,
         "lines": [(str(line.entry_id), line.label) for line in page.lines],
         "empty": not page.lines,
-        "empty_text": page.empty_text,
+        "empty_text": CARD_EMPTY_SECTION.format(title=title) if on_card else page.empty_text,
         "page_line": f"Страница {page.number} из {page.pages}" if page.pages > 1 else "",
         "has_previous": page.has_previous,
         "has_next": page.has_next,
-        "is_documents": section == "documents" and await card_access(dialog_manager) is None,
+        "is_documents": section == "documents" and not on_card,
         "result": data.get("result"),
     }
 

@@ -16,7 +16,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery, Message
 from aiogram_dialog import DialogManager, ShowMode
 from aiogram_dialog.widgets.kbd import Button
 
-from dialogs.core.card import card_data, principal
+from dialogs.core.card import card_start, is_own, principal
 from dialogs.core.common import (
     chat_id,
     clear_error,
@@ -29,6 +29,7 @@ from dialogs.record.card.getters import own_documents, record_files
 from dialogs.record.card.states import RecordCard
 from dialogs.record.extracts.states import Extracts
 from dialogs.record.labs.states import LabResults
+from services.core.access import Permission
 from services.core.errors import DomainError, SessionRequired
 from services.record.own_documents import (
     check_declared_size,
@@ -45,6 +46,7 @@ NOT_A_FILE = (
     "Чтобы не добавлять документ, нажмите «Отмена»."
 )
 ADD_KEYS = ("add_kind", "add_title", "add_date")
+OWNER_ONLY_ADD = "Добавлять документы в медкарту может только её владелец."
 
 
 async def on_section(_c: CallbackQuery, _w: Any, manager: DialogManager, section: str) -> None:
@@ -104,18 +106,18 @@ async def on_download(callback: CallbackQuery, _b: Button, manager: DialogManage
         manager.show_mode = ShowMode.SEND
 
 
-async def on_labs(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    await manager.start(LabResults.main, data=card_data(manager))
-
-
-async def on_extracts(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
-    await manager.start(Extracts.main, data=card_data(manager))
+on_labs = card_start(LabResults.main)
+# «Выписки и заключения» hold files and signed extracts: from «просмотр и скачивание».
+on_extracts = card_start(Extracts.main, Permission.DOWNLOAD)
 
 
 # -- «Добавить документ» ------------------------------------------------------------
 
 
 async def on_add(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    if not is_own(manager):  # a forged press on someone else's card
+        set_error(manager, OWNER_ONLY_ADD)
+        return
     clear_error(manager)
     for key in (*ADD_KEYS, "result"):
         manager.dialog_data.pop(key, None)

@@ -1,0 +1,1 @@
+"""«Кабинет врача»: the doctor's flows (the clinic area)."""
