@@ -39,6 +39,7 @@ from aiogram.types import Update
 from pydantic import ValidationError
 
 from bot.app import Runtime
+from bot.outage import Outage, is_outage
 from services.core.sealing import SealError, seal, unseal
 from storage.repositories.inbox import NewUpdate
 from storage.uow import UnitOfWorkFactory
@@ -120,6 +121,7 @@ class UpdateInbox:
         self._busy_chats: set[int] = set()
         self._draining = False
         self._poll = min(1.0, lease_seconds / 4)
+        self.outage = Outage("update inbox", logger=log)
 
     # -- receiving --------------------------------------------------------
 
@@ -178,7 +180,12 @@ class UpdateInbox:
                         await self._cleanup()
                         next_cleanup = loop.time() + CLEANUP_EVERY_SECONDS
                 except Exception as exc:
-                    log.error("update inbox: the database did not answer (%s)", type(exc).__name__)
+                    if is_outage(exc):
+                        self.outage.failed(exc)  # one line when it starts, one when it ends
+                    else:
+                        log.error("update inbox: a pass failed (%s)", type(exc).__name__)
+                else:
+                    self.outage.recovered()
                 if self._draining and not self._tasks and not started:
                     return
                 with contextlib.suppress(TimeoutError):
@@ -261,16 +268,37 @@ class UpdateInbox:
                 self._busy_chats.discard(chat_id)
             self._wake.set()
         try:
-            async with self.uow_factory() as uow:
-                await uow.inbox.updates.mark_done(row_id, self.now())
-                await uow.commit()
-            log.debug("update %s done", update_id)
-        except Exception as exc:
-            # The lease runs out and the update is handled again: at least once.
-            log.error("update %s handled but not marked done (%s)", update_id, type(exc).__name__)
+            await self._mark_done(row_id, update_id)
         finally:
             self._tasks.pop(row_id, None)
             self._wake.set()
+
+    async def _mark_done(self, row_id: int, update_id: int) -> None:
+        """Mark the handled update done; while the database is down, try again.
+
+        Handling it again once its lease ran out would answer the person twice (and
+        hold their later updates back until then), so an outage here is waited out:
+        the row stays this process's (its lease is renewed) until the mark lands. Any
+        other error, or a stop meanwhile, leaves it to the lease: handled at least once.
+        """
+        delay = 0.5
+        while True:
+            try:
+                async with self.uow_factory() as uow:
+                    await uow.inbox.updates.mark_done(row_id, self.now())
+                    await uow.commit()
+            except Exception as exc:
+                if not is_outage(exc):
+                    log.error(
+                        "update %s handled but not marked done (%s)", update_id, type(exc).__name__
+                    )
+                    return
+                self.outage.failed(exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            log.debug("update %s done", update_id)
+            return
 
     async def _feed(self, row_id: int, update_id: int) -> None:
         async with self.uow_factory() as uow:

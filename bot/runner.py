@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from aiogram import Bot
 from aiogram.methods import GetUpdates
+from aiogram.types import Update
 from aiogram.utils.backoff import Backoff, BackoffConfig
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -21,7 +22,9 @@ from bot.app import Runtime, build_runtime, create_bot, register_commands
 from bot.cli import install_stop_signals
 from bot.config import ConfigError, Settings
 from bot.inbox import UpdateInbox, inbox_for
+from bot.outage import Outage, is_outage, sleep_or_stop
 from bot.workers import start_workers
+from handlers.errors import tell_unavailable
 from services.core.errors import DomainError
 from services.demo import seed_demo
 from services.identity.admin import AdminService, NewAccount
@@ -146,6 +149,8 @@ async def _poll(runtime: Runtime, bot: Bot, inbox: UpdateInbox, stop: asyncio.Ev
     """
     allowed = runtime.dispatcher.resolve_used_update_types()
     backoff = Backoff(BackoffConfig(min_delay=1.0, max_delay=5.0, factor=1.3, jitter=0.1))
+    storing = Outage("polling", logger=log)
+    told: set[int] = set()  # people answered «Сервис временно недоступен» in this outage
     offset: int | None = None
     request_timeout = int((bot.session.timeout or 60) + POLL_TIMEOUT)
     stopped = asyncio.create_task(stop.wait())
@@ -173,9 +178,18 @@ async def _poll(runtime: Runtime, bot: Bot, inbox: UpdateInbox, stop: asyncio.Ev
                         ]
                         await inbox.receive(raw)
                         offset = updates[-1].update_id + 1
+                        storing.recovered()
+                        told.clear()
                 except Exception as exc:
                     # Not acknowledged: Telegram gives the same updates again.
-                    problem = f"could not store updates: {type(exc).__name__}"
+                    if not is_outage(exc):
+                        problem = f"could not store updates: {type(exc).__name__}"
+                    else:
+                        # Logged once per outage; each person told once, a typed text deleted.
+                        storing.failed(exc)
+                        await _tell_unavailable_once(bot, updates, told)
+                        await sleep_or_stop(stop, next(backoff))
+                        continue
             if problem is not None:
                 delay = next(backoff)
                 log.error("polling: %s; trying again in %.1f s", problem, delay)
@@ -185,6 +199,27 @@ async def _poll(runtime: Runtime, bot: Bot, inbox: UpdateInbox, stop: asyncio.Ev
             backoff.reset()
     finally:
         stopped.cancel()
+
+
+async def _tell_unavailable_once(bot: Bot, updates: list[Update], told: set[int]) -> None:
+    """«Сервис временно недоступен…» to each person of a batch that could not be stored,
+    once per outage (Telegram gives the batch again until it is stored); a typed text is
+    deleted from the chat first (handlers.errors.tell_unavailable)."""
+    for update in updates:
+        person = _person_of(update)
+        if person is None or person in told:
+            continue
+        told.add(person)
+        try:
+            await tell_unavailable(update, bot)
+        except Exception as exc:
+            log.warning("update %s: could not answer (%s)", update.update_id, type(exc).__name__)
+
+
+def _person_of(update: Update) -> int | None:
+    """Who sent a message or pressed a button (the bot answers nothing else)."""
+    event = update.message or update.callback_query
+    return event.from_user.id if event is not None and event.from_user is not None else None
 
 
 async def _serve_webhook(
@@ -198,7 +233,7 @@ async def _serve_webhook(
     assert settings.webhook_url is not None
     path = make_url_path(settings.webhook_url)
     app = web.Application()
-    app.router.add_post(path, webhook_handler(inbox, secret))
+    app.router.add_post(path, webhook_handler(inbox, secret, bot))
     from bot.api import add_api_routes, api_config
 
     add_api_routes(app, api_config(runtime))  # the laboratories' API on the same server
@@ -219,7 +254,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 
 def webhook_handler(
-    inbox: UpdateInbox, secret: str
+    inbox: UpdateInbox, secret: str, bot: Bot | None = None
 ) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """Answer Telegram 200 only once the update is committed to the inbox.
 
@@ -227,6 +262,9 @@ def webhook_handler(
     Telegram sends the update again later; the inbox drops a second copy.
     """
     from aiohttp import web
+
+    storing = Outage("webhook", logger=log)
+    told: set[int] = set()  # people answered «Сервис временно недоступен» in this outage
 
     async def handle(request: web.Request) -> web.StreamResponse:
         given = request.headers.get(SECRET_HEADER, "")
@@ -241,10 +279,21 @@ def webhook_handler(
         try:
             await inbox.receive([update])
         except Exception as exc:
-            log.error(
-                "webhook: could not store update %s (%s)", update["update_id"], type(exc).__name__
-            )
+            if not is_outage(exc) or bot is None:
+                log.error(
+                    "webhook: could not store update %s (%s)",
+                    update["update_id"],
+                    type(exc).__name__,
+                )
+            else:
+                # Telegram sends it again later; the person is told once per outage.
+                storing.failed(exc)
+                with contextlib.suppress(ValueError):
+                    parsed = Update.model_validate(update, context={"bot": bot})
+                    await _tell_unavailable_once(bot, [parsed], told)
             return web.Response(status=503, text="Service Unavailable")
+        storing.recovered()
+        told.clear()
         return web.Response(status=200)
 
     return handle

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from aiogram import Bot, Router
-from aiogram.exceptions import TelegramBadRequest
+from aiogram.exceptions import TelegramAPIError, TelegramBadRequest
 from aiogram.filters import ExceptionTypeFilter
 from aiogram.types import ErrorEvent, Update
 from aiogram_dialog import DialogManager, ShowMode, StartMode
@@ -22,6 +22,10 @@ STALE = "Эта кнопка устарела. Вот актуальное ме�
 EXPIRED = "Сеанс завершён из-за бездействия. Чтобы продолжить, войдите снова."
 SIGN_IN = "Чтобы продолжить, войдите в учётную запись."
 UNAVAILABLE = "Сервис временно недоступен. Пожалуйста, повторите через несколько минут."
+UNAVAILABLE_DELETED = (
+    "Сервис временно недоступен. Ваше сообщение удалено из чата, чтобы в нём не остались "
+    "личные данные. Пожалуйста, повторите через несколько минут."
+)
 
 
 async def _tell(event: ErrorEvent, text: str) -> None:
@@ -45,7 +49,24 @@ async def tell_unavailable(update: Update, bot: Bot) -> None:
     """«Сервис временно недоступен…» for an update the storage could not serve.
 
     Needs nothing but the Bot API: the database and the conversation state may be down.
+    A text typed in a private chat is deleted first: the step it was meant for is not
+    known (the state is unreadable), and it may be a password.
     """
+    update = update.as_(bot)
+    message = update.message
+    if (
+        message is not None
+        and message.chat.type == "private"
+        and message.text is not None
+        and not message.text.startswith("/")
+    ):
+        try:
+            await message.delete()
+        except TelegramAPIError:
+            log.info("message %s could not be deleted", message.message_id)
+        else:
+            await message.answer(UNAVAILABLE_DELETED)
+            return
     await _answer(update, UNAVAILABLE, bot)
 
 

@@ -21,10 +21,13 @@ async def test_database_outage_gets_a_russian_answer_and_recovers(app: App, tmp_
     broken = create_engine(f"sqlite+aiosqlite:///{gone}")
     factory.session_factory = create_session_factory(broken)
     try:
-        await anna.send(ANNA_PHONE)
+        typed = await anna.send(ANNA_PHONE)
         assert anna.last.text == (
-            "Сервис временно недоступен. Пожалуйста, повторите через несколько минут."
+            "Сервис временно недоступен. Ваше сообщение удалено из чата, чтобы в нём не "
+            "остались личные данные. Пожалуйста, повторите через несколько минут."
         )
+        # what was typed (it could have been a password) is not left in the chat
+        assert all(m.message_id != typed.message_id for m in anna.messages)
     finally:
         factory.session_factory = healthy
         await broken.dispose()

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 from bot.workers import build_notifier, build_processor
-from handlers.errors import UNAVAILABLE
+from handlers.errors import UNAVAILABLE_DELETED
 from tests.support.bot import ANNA_PHONE, App, _ErrorCollector
 
 
@@ -144,7 +144,8 @@ async def test_database_down_the_person_reads_unavailable_within_5_s_and_goes_on
     proxy.down()
     for _ in range(2):
         assert await timed_send(pg_outage_app, ANNA_PHONE) < 5.0
-        assert anna.last.text == UNAVAILABLE
+        assert anna.last.text == UNAVAILABLE_DELETED
+        assert ANNA_PHONE not in [m.text for m in anna.messages]
     lines = [r.getMessage() for r in pg_outage_app.errors if r.name.startswith("bot")]
     assert len(lines) == 1 and "storage unavailable" in lines[0]
     assert all(ANNA_PHONE not in r.getMessage() for r in pg_outage_app.errors)
@@ -164,7 +165,7 @@ async def test_database_hanging_the_person_reads_unavailable_within_5_s_and_goes
 
     proxy.hang()
     assert await timed_send(pg_outage_app, ANNA_PHONE) < 5.0
-    assert anna.last.text == UNAVAILABLE
+    assert anna.last.text == UNAVAILABLE_DELETED
     pg_outage_app.errors.clear()
 
     proxy.up()

@@ -30,7 +30,7 @@ from aiogram.fsm.storage.base import StorageKey
 from redis.asyncio import Redis
 
 from bot.config import Settings
-from handlers.errors import UNAVAILABLE
+from handlers.errors import UNAVAILABLE, UNAVAILABLE_DELETED
 from storage.fsm import CONVERSATION_LOCK_SECONDS, RenewedRedisIsolation, create_redis_storage
 from tests.support.bot import ANNA_PHONE, App, _ErrorCollector
 
@@ -166,7 +166,8 @@ async def test_redis_stopped_the_person_reads_unavailable_within_5_s_and_goes_on
     redis_server.stop()
     for _ in range(3):  # every update during the outage gets the answer, not only the first
         took = await timed_send(outage_app, ANNA_PHONE)
-        assert anna.last.text == UNAVAILABLE
+        assert anna.last.text == UNAVAILABLE_DELETED  # the typed text is deleted
+        assert ANNA_PHONE not in [m.text for m in anna.messages]
         assert took < 5.0
     # one line for the operators for the whole outage, naming no personal data
     lines = outage_lines(outage_app)
@@ -188,7 +189,8 @@ async def test_redis_paused_the_person_reads_unavailable_within_5_s_and_goes_on_
 
     redis_server.pause()
     took = await timed_send(outage_app, ANNA_PHONE)
-    assert anna.last.text == UNAVAILABLE
+    assert anna.last.text == UNAVAILABLE_DELETED
+    assert ANNA_PHONE not in [m.text for m in anna.messages]
     assert took < 5.0
     outage_app.errors.clear()
 

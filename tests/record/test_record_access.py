@@ -237,7 +237,7 @@ async def test_every_section_is_refused_without_permission(
     assert "Иванова" not in refused.value.message and "R73.0" not in refused.value.message
     rows = (await _denied_rows(env))[len(before) :]
     assert [(r.action, r.subject_account_id) for r in rows] == [(action, world.anna.account_id)]
-    assert rows[0].permission in ("record.read", "record.download")
+    assert rows[0].permission in ("record.read", "record.identity", "record.download")
     assert rows[0].details["denied"] in ("no_grant", "no_step_up")
 
 
@@ -254,7 +254,7 @@ async def test_nobody_else_adds_a_document_to_the_record(env: Env, world: World,
     assert [line.label for line in own.lines] == ["01.02.2024 · Справка"]
 
 
-async def test_a_relative_with_a_view_grant_reads_but_gets_no_contacts_and_no_files(
+async def test_a_relative_with_a_view_grant_reads_but_gets_no_identity_and_no_files(
     env: Env, world: World
 ) -> None:
     """The same calls are answered once a grant allows them: the refusals above are the rule's."""
@@ -278,9 +278,9 @@ async def test_a_relative_with_a_view_grant_reads_but_gets_no_contacts_and_no_fi
     relative = world.relative
     page = await _sections(env).run(lambda s: s.page(relative, world.anna.account_id, "diagnoses"))
     assert page.total == 3
-    profile = await _sections(env).run(lambda s: s.profile(relative, world.anna.account_id))
-    assert profile.full_name == "Иванова Анна Сергеевна"
-    assert (profile.contacts_shown, profile.phone, profile.email) == (False, None, None)
+    # «Личные данные и полисы» (name, СНИЛС, policies) are not part of a relative's access.
+    with pytest.raises(AccessDenied, match="Личные данные и полисы владельца карты"):
+        await _sections(env).run(lambda s: s.profile(relative, world.anna.account_id))
     own = await _sections(env).run(
         lambda s: s.entry(relative, world.anna.account_id, "documents", world.own_document_id)
     )
