@@ -10,7 +10,12 @@ def build_router() -> Router:
     from dialogs.booking.book.dialog import build_dialog as book_dialog
     from dialogs.booking.offer.dialog import build_dialog as offer_dialog
     from dialogs.booking.visits.dialog import build_dialog as visits_dialog
+    from dialogs.chat.ask.dialog import build_dialog as ask_dialog
+    from dialogs.chat.doctor.dialog import build_dialog as questions_dialog
+    from dialogs.chat.mine.dialog import build_dialog as mine_dialog
     from dialogs.clinic.cabinet.dialog import build_dialog as cabinet_dialog
+    from dialogs.clinic.card.dialog import build_dialog as doctor_actions_dialog
+    from dialogs.clinic.inbox.dialog import build_dialog as colleague_inbox_dialog
     from dialogs.core.guard import protect
     from dialogs.core.journal.dialog import build_dialog as journal_dialog
     from dialogs.core.otp.dialog import build_dialog as otp_dialog
@@ -49,6 +54,11 @@ def build_router() -> Router:
         visits_dialog(),
         offer_dialog(),
         cabinet_dialog(),
+        doctor_actions_dialog(),
+        colleague_inbox_dialog(),
+        ask_dialog(),
+        mine_dialog(),
+        questions_dialog(),
     )
     from dialogs.core.card import protect_cards
 

@@ -26,6 +26,8 @@ from dialogs.booking.book.states import BookVisit
 from dialogs.booking.contract import BookStart, OfferStart, VisitsStart
 from dialogs.booking.offer.states import WaitlistOffer
 from dialogs.booking.visits.states import MyVisits
+from dialogs.chat.doctor.states import PatientQuestions
+from dialogs.chat.mine.states import MyQuestions
 from dialogs.enrolment.status.states import ApplicationStatus
 from dialogs.record.labs.states import LabResults
 from dialogs.sharing import push as sharing_push
@@ -42,6 +44,8 @@ SIGN_IN_FOR_VISIT = "Чтобы открыть запись на приём, в�
 SIGN_IN_FOR_OFFER = "Чтобы записаться на освободившееся время, войдите в учётную запись."
 NO_SUCH_VISIT = "Такой записи нет."
 NO_SUCH_OFFER = "Такого предложения нет."
+SIGN_IN_FOR_QUESTION = "Чтобы открыть переписку с врачом, войдите в учётную запись."
+NO_SUCH_QUESTION = "Такого вопроса нет."
 
 
 class PushAction(CallbackData, prefix="push"):
@@ -174,6 +178,20 @@ _BOOKING_TARGETS: dict[ButtonAction, _BookingTarget] = {
         NO_SUCH_OFFER,
         WaitlistOffer.main,
         lambda offer_id: OfferStart(offer_id=offer_id).to_data(),
+    ),
+    # «Открыть» under a doctor's answer: the patient's thread in «Мои вопросы».
+    ButtonAction.CHAT: _BookingTarget(
+        SIGN_IN_FOR_QUESTION,
+        NO_SUCH_QUESTION,
+        MyQuestions.thread,
+        lambda thread_id: {"thread_id": thread_id},
+    ),
+    # «Открыть» under a patient's question: the doctor's thread in «Вопросы пациентов».
+    ButtonAction.CHAT_DOCTOR: _BookingTarget(
+        SIGN_IN_FOR_QUESTION,
+        NO_SUCH_QUESTION,
+        PatientQuestions.thread,
+        lambda thread_id: {"thread_id": thread_id},
     ),
 }
 

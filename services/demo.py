@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.booking.demo import seed_booking
+from services.chat.demo import seed_chat
 from services.clinic.demo import seed_staff
 from services.core.context import AppContext
 from services.core.gateways import RegistryRecord
@@ -198,6 +199,7 @@ async def seed_demo(uow: UnitOfWork, ctx: AppContext) -> list[str]:
     await _seed_booking(uow, ctx)
     await seed_staff(uow, ctx)
     await _seed_sharing(uow, ctx)
+    await _seed_chat(uow, ctx)
     return created
 
 
@@ -206,6 +208,12 @@ async def _seed_booking(uow: UnitOfWork, ctx: AppContext) -> None:
     petrov = await uow.identity.accounts.find_by_login("phone", DEMO_PEOPLE[1].account.phone)
     if anna is not None and petrov is not None:
         await seed_booking(uow, ctx, anna_account_id=anna.id, petrov_account_id=petrov.id)
+
+
+async def _seed_chat(uow: UnitOfWork, ctx: AppContext) -> None:
+    anna = await uow.identity.accounts.find_by_login("phone", DEMO_PEOPLE[0].account.phone)
+    if anna is not None:
+        await seed_chat(uow, ctx, anna_account_id=anna.id)
 
 
 async def _seed_sharing(uow: UnitOfWork, ctx: AppContext) -> None:

@@ -22,6 +22,7 @@ from storage.repositories.booking import (
     VisitRepo,
     WaitlistRepo,
 )
+from storage.repositories.chat import ChatRepo
 from storage.repositories.clinic import (
     AttachmentRepo,
     OrganisationRepo,
@@ -43,7 +44,7 @@ from storage.repositories.identity import (
 from storage.repositories.inbox import InboxRepo
 from storage.repositories.integration import ApiClientRepo, LabReportRepo, TokenUseRepo
 from storage.repositories.lab import LabResultRepo
-from storage.repositories.record import MedicalRecordRepo, SectionRepo
+from storage.repositories.record import ColleagueExtractRepo, MedicalRecordRepo, SectionRepo
 from storage.repositories.sharing import RelativeGrantRepo
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ class RecordRepos(RepoGroup):
     sections: SectionRepo
     labs: LabResultRepo
     extracts: ExtractRequestRepo
+    colleagues: ColleagueExtractRepo
 
 
 class BookingRepos(RepoGroup):
@@ -116,6 +118,10 @@ class ClinicRepos(RepoGroup):
     attachments: AttachmentRepo
     step_ups: StepUpRepo
     patients: PatientRepo
+
+
+class ChatRepos(RepoGroup):
+    threads: ChatRepo
 
 
 class IntegrationRepos(RepoGroup):
@@ -151,6 +157,7 @@ class UnitOfWork:
         self.booking = BookingRepos(session)
         self.sharing = SharingRepos(session)
         self.clinic = ClinicRepos(session)
+        self.chat = ChatRepos(session)
         self.integration = IntegrationRepos(session)
         self.inbox = InboxRepos(session)
         self._after_commit, self._after_rollback = [], []

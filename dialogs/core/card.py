@@ -30,6 +30,7 @@ from aiogram_dialog.widgets.kbd.button import OnClick
 from aiogram_dialog.widgets.text import Const, Text
 
 from dialogs.clinic.cabinet.states import DoctorCabinet
+from dialogs.clinic.card.states import DoctorActions
 from dialogs.core.common import ctx, current_user, guarded, user_id, work
 from dialogs.menu.states import MainMenu
 from dialogs.sharing.cards.states import RelativeCards
@@ -47,6 +48,7 @@ __all__ = [
     "card_header",
     "card_of",
     "card_start",
+    "doctor_actions_button",
     "home_button",
     "is_own",
     "on_card",
@@ -207,6 +209,21 @@ def on_own(_data: dict[str, Any], _widget: Any, manager: DialogManager) -> bool:
 
 
 card_header = CardLineText(when=on_card)
+
+
+def on_doctor_card(_data: dict[str, Any], _widget: Any, manager: DialogManager) -> bool:
+    """A `when` condition: a doctor's card (opened with a step-up in «Кабинет врача»)."""
+    return card_of(manager) is not None and _doctor_in(manager.start_data) is not None
+
+
+async def _on_doctor_actions(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    await manager.start(DoctorActions.main, data=card_data(manager))
+
+
+# «Внести в карту»: the doctor's changes (dialogs.clinic.card), on a doctor's card only.
+doctor_actions_button = Button(
+    Const("Внести в карту"), id="doctor_actions", on_click=_on_doctor_actions, when=on_doctor_card
+)
 
 
 async def go_home(manager: DialogManager, notice: str | None = None) -> None:

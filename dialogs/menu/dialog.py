@@ -4,6 +4,8 @@ from aiogram_dialog.widgets.text import Const, Format
 
 from dialogs.booking.book.states import BookVisit
 from dialogs.booking.visits.states import MyVisits
+from dialogs.chat.ask.states import AskDoctor
+from dialogs.chat.mine.states import MyQuestions
 from dialogs.clinic.cabinet.states import DoctorCabinet
 from dialogs.core.common import buttons_only
 from dialogs.core.journal.states import Journal
@@ -28,6 +30,10 @@ def build_dialog() -> Dialog:
             Start(Const("Мои записи"), id="visits", state=MyVisits.main),
             Button(Const("Заявление на ЭМК"), id="application", on_click=handlers.on_application),
             Start(Const("Статус заявки"), id="status", state=ApplicationStatus.main),
+            Start(Const("Спросить врача"), id="ask", state=AskDoctor.doctor, when="record_open"),
+            Start(
+                Format("{questions}"), id="questions", state=MyQuestions.main, when="record_open"
+            ),
             switch_button("История входов", id="history", state=MainMenu.history),
             Start(Const("Журнал действий"), id="journal", state=Journal.main),
             Start(Const("Доступ для близких"), id="sharing", state=RelativesAccess.main),

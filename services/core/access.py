@@ -15,8 +15,8 @@ Principals (who asks):
   verified phone and their Telegram user id (and their account, if they have one).
 * ``DoctorPrincipal``: a staff member of a medical organisation; needs a
   confirmed staff row with the role «doctor», the patient attached to that
-  organisation (or a visit booked with this doctor) and a fresh step-up (a
-  second factor) for this very patient.
+  organisation (or a visit booked with this doctor, or a question the patient
+  asked this doctor) and a fresh step-up (a second factor) for this very patient.
 * ``ApiClientPrincipal``: a connected system such as a laboratory.
 
 What each may do:
@@ -35,12 +35,20 @@ WRITE_RECORD                    no    no                                yes     
 MANAGE_VISITS                   yes   no / no / yes                     no          no
 MANAGE_ACCESS                   yes   no                                no          no
 MESSAGE_DOCTOR                  yes   no / no / yes                     no          no
+ANSWER_QUESTIONS                no    no                                question    no
 READ_ACCOUNT_HISTORY            yes   no                                no          no
 SUBMIT_LAB_RESULTS              no    no                                no          yes
 ==============================  ====  ================================  ==========  ======
 
 Entries in the medical record are made by doctors, so a person does not write
 to their own record (WRITE_RECORD); results arrive from laboratories only.
+
+ANSWER_QUESTIONS is the doctor's side of the embedded chat (services.chat):
+reading and answering the questions a patient addressed to this doctor. It
+needs no step-up (the patient wrote to the doctor), only a confirmed staff row
+of the role «doctor» and a question of this patient to this staff member
+(basis ``doctor_question``); the card itself still opens with a step-up. The
+patient's side of the chat (asking, reading the answers) is MESSAGE_DOCTOR.
 
 Journal: ``authorize`` only decides and writes nothing. ``require`` writes the
 audit row of a refusal itself (outcome ``denied``, with the permission and the
@@ -214,7 +222,9 @@ class Permission(StrEnum):
     MANAGE_ACCESS = "access.manage"
     """Who may see the card: inviting, changing and revoking relatives' access."""
     MESSAGE_DOCTOR = "doctor.message"
-    """Writing to a doctor about the card."""
+    """Writing to a doctor about the card, and reading the answers."""
+    ANSWER_QUESTIONS = "doctor.questions"
+    """A doctor reading and answering the questions a patient addressed to them."""
     READ_ACCOUNT_HISTORY = "account.history.read"
     """One's sign-in history and the journal of one's account: oneself only."""
     SUBMIT_LAB_RESULTS = "lab_results.submit"
@@ -227,6 +237,7 @@ class Basis(StrEnum):
     SELF = "self"
     RELATIVE_GRANT = "relative_grant"
     DOCTOR_STEP_UP = "doctor_step_up"
+    DOCTOR_QUESTION = "doctor_question"
     API_CLIENT = "api_client"
 
 
@@ -234,8 +245,9 @@ class Basis(StrEnum):
 class Decision:
     """Allowed (with its basis and the row it rests on) or denied (with the reason).
 
-    ``grant_id`` is the id of the relative's grant or the doctor's step-up the
-    decision rests on (for a refusal: the one that refused), where there is one.
+    ``grant_id`` is the id of the relative's grant, the doctor's step-up or the
+    patient's question (a chat thread) the decision rests on (for a refusal: the
+    one that refused), where there is one.
     ``code`` names a refusal for the journal; ``reason`` is what the person reads.
     """
 
@@ -278,7 +290,11 @@ def _deny(
 
 # -- who may what -----------------------------------------------------------------
 
-SELF_PERMISSIONS = frozenset(Permission) - {Permission.WRITE_RECORD, Permission.SUBMIT_LAB_RESULTS}
+SELF_PERMISSIONS = frozenset(Permission) - {
+    Permission.WRITE_RECORD,
+    Permission.SUBMIT_LAB_RESULTS,
+    Permission.ANSWER_QUESTIONS,
+}
 # Never through anyone else, whatever they were granted.
 OWNER_ONLY = frozenset(
     {
@@ -348,6 +364,9 @@ NOT_PERMITTED_REASONS = {
     Permission.SUBMIT_LAB_RESULTS: (
         "Передавать результаты исследований могут только подключённые лаборатории."
     ),
+    Permission.ANSWER_QUESTIONS: (
+        "Отвечать на вопросы пациентов может только врач, которому пациент задал вопрос."
+    ),
 }
 LEVEL_REASONS = {
     Permission.DOWNLOAD: (
@@ -379,6 +398,7 @@ MSG_STEP_UP_EXPIRED = (
     "Срок доступа к карте пациента истёк. Подтвердите доступ кодом из "
     "приложения-аутентификатора ещё раз."
 )
+MSG_NO_QUESTION = "Этот пациент не задавал вам вопросов."
 MSG_CLIENT_UNKNOWN = "Подключённая система не зарегистрирована."
 MSG_CLIENT_REVOKED = "Доступ подключённой системы отозван."
 MSG_CLIENT_ONLY_RESULTS = "Подключённой системе доступна только передача результатов исследований."
@@ -537,7 +557,11 @@ async def _for_relative(
 ) -> Decision:
     if permission in OWNER_ONLY:
         return _deny(permission, subject, "owner_only", OWNER_ONLY_REASONS[permission])
-    if permission in (Permission.WRITE_RECORD, Permission.SUBMIT_LAB_RESULTS):
+    if permission in (
+        Permission.WRITE_RECORD,
+        Permission.SUBMIT_LAB_RESULTS,
+        Permission.ANSWER_QUESTIONS,
+    ):
         return _deny(permission, subject, "not_permitted", NOT_PERMITTED_REASONS[permission])
     grants = await uow.sharing.grants.for_relative(
         subject, account_id=account_id, telegram_user_id=telegram_user_id, phone=phone
@@ -564,7 +588,7 @@ async def _for_doctor(
 ) -> Decision:
     if permission in OWNER_ONLY:
         return _deny(permission, subject, "owner_only", OWNER_ONLY_REASONS[permission])
-    if permission not in DOCTOR_PERMISSIONS:
+    if permission not in DOCTOR_PERMISSIONS and permission != Permission.ANSWER_QUESTIONS:
         return _deny(permission, subject, "not_permitted", NOT_PERMITTED_REASONS[permission])
     staff = await uow.clinic.staff.get(doctor.staff_id)
     if (
@@ -577,9 +601,17 @@ async def _for_doctor(
         return _deny(permission, subject, "staff_unconfirmed", MSG_STAFF_UNCONFIRMED)
     if staff.role != "doctor":
         return _deny(permission, subject, "not_doctor", MSG_NOT_DOCTOR)
-    if await uow.clinic.attachments.current(
-        subject, staff.organisation_id, now
-    ) is None and not await uow.clinic.staff.has_visit_with(staff.id, subject, now):
+    if permission == Permission.ANSWER_QUESTIONS:
+        # The patient wrote to this doctor: no step-up, and no attachment is needed.
+        thread_id = await uow.chat.threads.first_between(staff.id, subject)
+        if thread_id is None:
+            return _deny(permission, subject, "no_question", MSG_NO_QUESTION)
+        return _allow(permission, subject, Basis.DOCTOR_QUESTION, thread_id)
+    if (
+        await uow.clinic.attachments.current(subject, staff.organisation_id, now) is None
+        and not await uow.clinic.staff.has_visit_with(staff.id, subject, now)
+        and await uow.chat.threads.first_between(staff.id, subject) is None
+    ):
         return _deny(permission, subject, "not_attached", MSG_NOT_ATTACHED)
     step_up = await uow.clinic.step_ups.latest(staff.id, subject)
     if step_up is None or step_up.started_at > now:

@@ -131,6 +131,15 @@ ACT_LABELS: dict[str, tuple[str, str]] = {
     "extract.download": ("скачали выписку", "скачивание выписки"),
     "extract.email": ("отправили выписку на почту", "отправка выписки на почту"),
     "doctor.step_up": ("подтвердили доступ к карте", "подтверждение доступа врача к карте"),
+    # The embedded chat (services.chat): threads and messages named by id only.
+    "chat.list": ("открыли свои вопросы врачам", "просмотр вопросов врачам"),
+    "chat.ask": ("задали вопрос врачу", "вопрос врачу"),
+    "chat.view": ("открыли переписку с врачом", "просмотр переписки с врачом"),
+    "chat.write": ("написали врачу", "сообщение врачу"),
+    "chat.file": ("открыли файл из переписки с врачом", "просмотр файла из переписки"),
+    "chat.doctor.view": ("прочитали вопрос пациента", "прочтение вопроса"),
+    "chat.answer": ("ответили на вопрос пациента", "ответ на вопрос"),
+    "chat.close": ("закрыли вопрос пациента", "закрытие вопроса"),
     # Relatives (services.sharing): what the owner does with their access.
     "sharing.list": ("открыли список доступа для близких", "просмотр доступа для близких"),
     "sharing.view": ("открыли доступ близкого человека", "просмотр доступа близкого"),
@@ -179,13 +188,35 @@ RELATIVE_LABELS: dict[tuple[str, str | None], str] = {
     ("visit.cancel", None): "отменил{а} ваш приём",
     ("visit.list", None): "открыл{а} ваши записи к врачу",
     ("visit.view", None): "открыл{а} запись к врачу",
+    ("chat.list", None): "открыл{а} ваши вопросы врачам",
+    ("chat.ask", None): "задал{а} вопрос врачу от вашего имени",
+    ("chat.view", None): "открыл{а} переписку с врачом",
+    ("chat.write", None): "написал{а} врачу от вашего имени",
+    ("chat.file", None): "открыл{а} файл из переписки с врачом",
 }
 RELATIVE_ANY = "выполнил{а} действие с вашей картой"
 # What a doctor did with the card (services.clinic), named «Врач Соколова М. А. …».
 DOCTOR_LABELS: dict[str, str] = {
     "doctor.card.open": "открыл{а} вашу карту: {purpose}",
     "doctor.step_up": "подтвердил{а} доступ к вашей карте кодом из приложения",
+    "chat.doctor.view": "прочитал{а} ваш вопрос",
+    "chat.answer": "ответил{а} на ваш вопрос",
+    "chat.close": "закрыл{а} ваш вопрос",
+    "chat.file": "открыл{а} файл из вашей переписки",
+    # What a doctor wrote into the card (services.record.authored).
+    "record.doctor.diagnosis.add": "добавил{а} в вашу карту диагноз",
+    "record.doctor.diagnosis.resolve": "снял{а} диагноз в вашей карте",
+    "record.doctor.prescription.add": "добавил{а} в вашу карту назначение лекарства",
+    "record.doctor.note.add": "добавил{а} в вашу карту запись: {kind}",
+    "record.doctor.referral.add": "выдал{а} вам направление к врачу",
+    "record.doctor.conclusion.begin": "подготовил{а} заключение к подписи",
+    "record.doctor.conclusion.add": "выдал{а} вам заключение с электронной подписью",
+    # Extracts sent to a colleague (services.record.colleague).
+    "record.colleague.send": "отправил{а} выписку из вашей карты другому врачу",
+    "record.colleague.open": "открыл{а} присланную ему выписку из вашей карты",
+    "record.colleague.download": "скачал{а} присланную ему выписку из вашей карты",
 }
+NOTE_KIND_NAMES = {"plan": "план лечения", "anamnesis": "анамнез"}
 # A refusal of a relative: what they tried, and why (the refusal's code in the row).
 RELATIVE_DENIED: dict[str, str] = {
     "sharing.card": "открыть вашу медкарту",
@@ -208,6 +239,10 @@ RELATIVE_DENIED: dict[str, str] = {
     "visit.cancel": "отменить ваш приём",
     "visit.list": "открыть ваши записи к врачу",
     "visit.view": "открыть запись к врачу",
+    "chat.list": "открыть ваши вопросы врачам",
+    "chat.ask": "задать вопрос врачу от вашего имени",
+    "chat.view": "открыть переписку с врачом",
+    "chat.write": "написать врачу от вашего имени",
     "sharing.list": "открыть список доступа для близких",
     "sharing.invite": "пригласить человека к вашей карте",
     "sharing.level": "изменить уровень доступа",
@@ -240,6 +275,7 @@ WHO = {
 BY_BASIS = {
     "relative_grant": "Родственник",
     "doctor_step_up": "Врач",
+    "doctor_question": "Врач",
     "api_client": "Подключённая система",
 }
 SOMEONE = "Другой пользователь"
@@ -382,8 +418,11 @@ def doctor_text(entry: AuditEntry, full_name: str) -> str | None:
         return None
     feminine = _feminine(full_name)
     text = label.replace("{а}", {True: "а", False: "", None: "(а)"}[feminine])
-    purpose = str((entry.details or {}).get("purpose", "")) or "другое"
-    return f"Врач {short_name(full_name)} {text.replace('{purpose}', purpose)}"
+    details = entry.details or {}
+    purpose = str(details.get("purpose", "")) or "другое"
+    kind = NOTE_KIND_NAMES.get(str(details.get("kind", "")), "запись")
+    text = text.replace("{purpose}", purpose).replace("{kind}", kind)
+    return f"Врач {short_name(full_name)} {text}"
 
 
 def line_text(

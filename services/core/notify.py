@@ -30,6 +30,8 @@ class ButtonAction(StrEnum):
     SHARING_REQUEST = "share_ask"  # «Запросить доступ снова» to a relative's card (arg: grant id)
     SHARING_ALLOW = "share_allow"  # the patient's «Разрешить» on that request (arg: grant id)
     SHARING_DECLINE = "share_no"  # the patient's «Отклонить» on that request (arg: grant id)
+    CHAT = "chat"  # the patient's thread with a doctor in «Мои вопросы» (arg: thread id)
+    CHAT_DOCTOR = "chat_doc"  # the doctor's thread in «Вопросы пациентов» (arg: thread id)
 
 
 OPEN_MENU = ButtonAction.MENU

@@ -58,6 +58,7 @@ from services.record.pdf import (
     Section,
     render_extract,
 )
+from services.record.sections import source_note
 from storage.models import (
     ExtractRequest,
     Hospitalisation,
@@ -287,6 +288,8 @@ class DocumentDetail:
     body: str | None
     has_file: bool
     added_by_you: bool
+    # «добавлено: врач Соколова М. А., 03.12.2026» for what a doctor wrote here.
+    source_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -504,6 +507,11 @@ class ExtractService:
             body=doc.body,
             has_file=doc.storage_key is not None,
             added_by_you=doc.source == "patient",
+            source_note=(
+                source_note(doc, doc.author_name, own=True)
+                if doc.source == "doctor" and doc.author_staff_id is not None
+                else None
+            ),
         )
 
     async def document_file(self, user: CardUser, document_id: int) -> DocumentFile:

@@ -114,6 +114,8 @@ PROCEDURE_LABELS = {
     "imaging": "визуализация",
     "examination": "обследование",
 }
+# A doctor's note in «Посещения врачей» (services.record.authored).
+VISIT_NOTE_LABELS = {"plan": "План лечения", "anamnesis": "Анамнез"}
 DOCUMENT_KIND_LABELS = {
     "result": "Результат исследования",
     "conclusion": "Заключение врача",
@@ -571,6 +573,15 @@ def _line(section: str, row: SectionRow, today: date) -> str:
     raise AssertionError(section)
 
 
+def source_note(row: Any, doctor: str | None, *, own: bool) -> str | None:
+    """«добавлено: врач Соколова М. А., 03.12.2026», «добавлено вами» — who put it there."""
+    note = _source_note(row.source, doctor, own=own)
+    # An entry a doctor wrote here (services.record.authored) carries its day too.
+    if note is not None and row.source == "doctor" and getattr(row, "author_staff_id", None):
+        note += f", {row.created_at.astimezone(MSK):%d.%m.%Y}"
+    return note
+
+
 def _source_note(source: str, doctor: str | None, *, own: bool) -> str | None:
     if source == "doctor":
         return f"добавлено: врач {doctor}" if doctor else "добавлено врачом"
@@ -655,7 +666,7 @@ def _view(
             add("Врач", row.doctor_name)
             add("Специальность", row.specialty)
             add("Медицинская организация", row.organisation_name)
-            add("Заключение", row.conclusion)
+            add(VISIT_NOTE_LABELS.get(row.note_kind or "", "Заключение"), row.conclusion)
             doctor = row.doctor_name
         case RecordDocument():
             title = row.title
@@ -675,7 +686,7 @@ def _view(
         entry_id=row.id,
         title=title,
         fields=tuple(parts.fields),
-        source_note=_source_note(row.source, doctor, own=own),
+        source_note=source_note(row, doctor, own=own),
         body_title=extra.get("body_title"),  # type: ignore[arg-type]
         body=extra.get("body"),  # type: ignore[arg-type]
         file=extra.get("file"),  # type: ignore[arg-type]

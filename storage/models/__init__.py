@@ -16,6 +16,7 @@ from storage.models.booking import (
     WaitlistEntry,
     WaitlistOffer,
 )
+from storage.models.chat import AUTHOR_KINDS, THREAD_STATUSES, ChatMessage, ChatThread
 from storage.models.clinic import (
     STAFF_ROLES,
     DoctorStepUp,
@@ -36,6 +37,7 @@ from storage.models.identity import Account, AuthSession, LoginEvent, OtpChallen
 from storage.models.inbox import InboxUpdate
 from storage.models.integration import ApiClient, ApiTokenUse
 from storage.models.record import (
+    ColleagueExtract,
     Diagnosis,
     ExtractRequest,
     Hospitalisation,
@@ -56,10 +58,12 @@ from storage.models.sharing import GRANT_LEVELS, GRANT_STATUSES, RelativeGrant
 
 __all__ = [
     "APPLICATION_ACTIVE_STATUSES",
+    "AUTHOR_KINDS",
     "GRANT_LEVELS",
     "GRANT_STATUSES",
     "NAMING",
     "STAFF_ROLES",
+    "THREAD_STATUSES",
     "VISIT_STATUSES",
     "Account",
     "ApiClient",
@@ -71,6 +75,9 @@ __all__ = [
     "AuditEntry",
     "AuthSession",
     "Base",
+    "ChatMessage",
+    "ChatThread",
+    "ColleagueExtract",
     "Department",
     "Diagnosis",
     "Doctor",

@@ -44,6 +44,9 @@ FLAGS = ("high", "low", "normal", "abnormal")
 DOCUMENT_KINDS = ("conclusion", "discharge_summary", "extract", "result", "other")
 EXTRACT_KINDS = ("period", "discharge", "lab_summary")
 EXTRACT_STATUSES = ("pending", "done", "failed")
+# What a doctor's note in «Посещения врачей» is (None: the visit's own conclusion).
+VISIT_NOTE_KINDS = ("plan", "anamnesis")
+COLLEAGUE_CONTENTS = ("extract", "conclusion")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -294,6 +297,8 @@ class RecordVisit(Base):
     specialty: Mapped[str] = mapped_column(String(100))
     organisation_name: Mapped[str] = mapped_column(String(300))
     conclusion: Mapped[str | None] = mapped_column(Text)
+    # A doctor's note written on the card: «plan» (план лечения) or «anamnesis» (анамнез).
+    note_kind: Mapped[str | None] = mapped_column(String(16))
     source: Mapped[str] = mapped_column(String(16), default="import")
     author_staff_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_members.id", ondelete="SET NULL")
@@ -433,3 +438,39 @@ class ExtractRequest(Base):
         ForeignKey("record_documents.id", ondelete="SET NULL")
     )
     emailed_at: Mapped[datetime | None]
+
+
+class ColleagueExtract(Base):
+    """A signed PDF from a patient's record that a doctor sent to a colleague.
+
+    The recipient (a doctor of any organisation) opens only this: the file kept
+    here (a copy, so what was sent stays as it was) and the covering note, never
+    the card. ``document_id`` is the record's document it was made from.
+    """
+
+    __tablename__ = "colleague_extracts"
+    __table_args__ = (
+        CheckConstraint(_in("content", COLLEAGUE_CONTENTS), name="content"),
+        Index("ix_colleague_extracts_recipient", "recipient_staff_id", "sent_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    sender_staff_id: Mapped[int] = mapped_column(ForeignKey("staff_members.id", ondelete="CASCADE"))
+    recipient_staff_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_members.id", ondelete="CASCADE")
+    )
+    document_id: Mapped[int | None] = mapped_column(
+        ForeignKey("record_documents.id", ondelete="SET NULL")
+    )
+    content: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(300))
+    note: Mapped[str | None] = mapped_column(Text)
+    storage_key: Mapped[str] = mapped_column(String(64), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    file_name: Mapped[str] = mapped_column(String(255))
+    sent_at: Mapped[datetime]
+    opened_at: Mapped[datetime | None]

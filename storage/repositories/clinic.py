@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, Select, exists, func, or_, select
 from storage.models import (
     Account,
     Appointment,
+    ChatThread,
     Doctor,
     DoctorStepUp,
     MedicalRecord,
@@ -101,6 +102,34 @@ class StaffRepo(Repo):
             for row in rows
         }
 
+    async def doctors_named(self, surnames: Sequence[str], limit: int = 10) -> list[Any]:
+        """Confirmed doctors of any organisation with one of these surnames (forms of one).
+
+        Rows of (staff id, last, first, middle name, specialty, organisation name).
+        """
+        if not surnames:
+            return []
+        stmt = (
+            select(
+                StaffMember.id,
+                Account.last_name,
+                Account.first_name,
+                Account.middle_name,
+                StaffMember.specialty,
+                Organisation.name.label("organisation"),
+            )
+            .join(Account, Account.id == StaffMember.account_id)
+            .join(Organisation, Organisation.id == StaffMember.organisation_id)
+            .where(
+                StaffMember.role == "doctor",
+                StaffMember.confirmed_at.is_not(None),
+                Account.last_name.in_(set(surnames)),
+            )
+            .order_by(Account.last_name, Account.first_name, StaffMember.id)
+            .limit(limit)
+        )
+        return list((await self.session.execute(stmt)).all())
+
     async def booking_doctor(
         self, organisation_id: int, last_name: str, first_name: str, middle_name: str | None
     ) -> Doctor | None:
@@ -157,7 +186,12 @@ class PatientRepo(Repo):
             Appointment.ends_at > now - VISIT_GRACE,
             Appointment.doctor_id.in_(select(Doctor.id).where(Doctor.staff_member_id == staff_id)),
         )
-        return or_(attached, booked)
+        # A patient who asked this doctor a question (services.chat) is theirs too.
+        asked = exists().where(
+            ChatThread.patient_account_id == MedicalRecord.account_id,
+            ChatThread.staff_id == staff_id,
+        )
+        return or_(attached, booked, asked)
 
     def _query(
         self,

@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, case, exists, func, or_, select
 
 from storage.models import (
+    ColleagueExtract,
     Diagnosis,
     Hospitalisation,
     Icd10Code,
@@ -200,3 +201,68 @@ class SectionRepo(Repo):
             )
         stmt = select(Icd10Code).where(*conditions).order_by(Icd10Code.code).limit(limit)
         return list((await self.session.execute(stmt)).scalars().all())
+
+    # -- what a doctor writes ----------------------------------------------------------
+
+    async def active_diagnoses(self, account_id: int, limit: int = 30) -> list[Diagnosis]:
+        """The record's active diagnoses, newest first (for «Снять диагноз»)."""
+        stmt = (
+            select(Diagnosis)
+            .where(Diagnosis.account_id == account_id, Diagnosis.status == "active")
+            .order_by(Diagnosis.set_on.desc(), Diagnosis.id.desc())
+            .limit(limit)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def diagnosis(self, account_id: int, diagnosis_id: int) -> Diagnosis | None:
+        stmt = select(Diagnosis).where(
+            Diagnosis.id == diagnosis_id, Diagnosis.account_id == account_id
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
+    async def signed_conclusions(self, account_id: int, limit: int = 20) -> list[RecordDocument]:
+        """The record's conclusions that have a file, newest first (to send to a colleague)."""
+        stmt = (
+            select(RecordDocument)
+            .where(
+                RecordDocument.account_id == account_id,
+                RecordDocument.kind == "conclusion",
+                RecordDocument.storage_key.is_not(None),
+            )
+            .order_by(RecordDocument.document_date.desc(), RecordDocument.id.desc())
+            .limit(limit)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+
+class ColleagueExtractRepo(Repo):
+    """Signed PDFs doctors sent to colleagues («Входящие выписки»)."""
+
+    async def add(self, row: ColleagueExtract) -> ColleagueExtract:
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def count_for(self, recipient_staff_id: int) -> int:
+        stmt = select(func.count()).where(ColleagueExtract.recipient_staff_id == recipient_staff_id)
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def page_for(
+        self, recipient_staff_id: int, *, offset: int, limit: int
+    ) -> list[ColleagueExtract]:
+        stmt = (
+            select(ColleagueExtract)
+            .where(ColleagueExtract.recipient_staff_id == recipient_staff_id)
+            .order_by(ColleagueExtract.sent_at.desc(), ColleagueExtract.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        return list((await self.session.execute(stmt)).scalars())
+
+    async def one_for(self, recipient_staff_id: int, extract_id: int) -> ColleagueExtract | None:
+        """One extract, only when it was sent to this recipient."""
+        stmt = select(ColleagueExtract).where(
+            ColleagueExtract.id == extract_id,
+            ColleagueExtract.recipient_staff_id == recipient_staff_id,
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()

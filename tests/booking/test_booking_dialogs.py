@@ -329,6 +329,7 @@ async def test_moving_a_visit_leaves_one_visit_at_the_new_time(app: App) -> None
         "Отменить",
         "Добавить в календарь",
         "Прикрепить файл",
+        "Спросить врача",
         "К списку записей",
         "В меню",
     ]

@@ -44,6 +44,7 @@ from storage.models import (
     Application,
     ApplicationDocument,
     AuditEntry,
+    ChatThread,
     DoctorStepUp,
     Organisation,
     PatientAttachment,
@@ -115,6 +116,8 @@ STEP_UP_EXPIRED = (
     "Срок доступа к карте пациента истёк. Подтвердите доступ кодом из "
     "приложения-аутентификатора ещё раз."
 )
+ONLY_QUESTIONED = "Отвечать на вопросы пациентов может только врач, которому пациент задал вопрос."
+NO_QUESTION = "Этот пациент не задавал вам вопросов."
 CLIENT_ONLY_RESULTS = "Подключённой системе доступна только передача результатов исследований."
 CLIENT_REVOKED = "Доступ подключённой системы отозван."
 CLIENT_UNKNOWN = "Подключённая система не зарегистрирована."
@@ -279,6 +282,21 @@ async def add_client(uow: UnitOfWork, w: World, *, revoked: bool = False) -> Api
     )
 
 
+async def add_question(uow: UnitOfWork, w: World, staff: StaffMember) -> ChatThread:
+    """A question of the patient to the staff member (the chat's thread)."""
+    return await uow.chat.threads.add_thread(
+        ChatThread(
+            patient_account_id=w.patient,
+            staff_id=staff.id,
+            origin="general",
+            status="waiting",
+            waiting_since=w.now - timedelta(days=1),
+            created_at=w.now - timedelta(days=1),
+            updated_at=w.now - timedelta(days=1),
+        )
+    )
+
+
 def relative() -> RelativePrincipal:
     return RelativePrincipal(phone=REL_PHONE, telegram_user_id=REL_TG)
 
@@ -328,7 +346,13 @@ DOCTOR = (P.READ_IDENTITY, P.READ_RECORD, P.READ_SENSITIVE, P.DOWNLOAD, P.WRITE_
 def as_relative(record: Mapping[Permission, Expected]) -> dict[Permission, Expected]:
     """Anyone who is not the owner, before looking at grants: the record permissions vary."""
     return full(
-        {**NOT_OWNER, P.WRITE_RECORD: ONLY_DOCTOR_WRITES, P.SUBMIT_LAB_RESULTS: ONLY_LABS, **record}
+        {
+            **NOT_OWNER,
+            P.WRITE_RECORD: ONLY_DOCTOR_WRITES,
+            P.SUBMIT_LAB_RESULTS: ONLY_LABS,
+            P.ANSWER_QUESTIONS: ONLY_QUESTIONED,
+            **record,
+        }
     )
 
 
@@ -366,13 +390,21 @@ def active_grant(level: str, sensitive: bool) -> dict[Permission, Expected]:
     return as_relative({**LEVELS[level], P.READ_SENSITIVE: sensitive_answer})
 
 
-def as_doctor(answer: Expected) -> dict[Permission, Expected]:
+STAFF_REFUSALS = (STAFF_UNCONFIRMED, NOT_DOCTOR, STAFF_UNKNOWN)
+
+
+def as_doctor(answer: Expected, question: Expected | None = None) -> dict[Permission, Expected]:
+    """The record's permissions answer `answer`; the patient's questions answer `question`
+    (by default: the staff row's refusal, else «no question was asked»)."""
+    if question is None:
+        question = answer if answer in STAFF_REFUSALS else NO_QUESTION
     return full(
         {
             **NOT_OWNER,
             P.MANAGE_VISITS: ONLY_FULL_VISITS,
             P.MESSAGE_DOCTOR: ONLY_FULL_MESSAGE,
             P.SUBMIT_LAB_RESULTS: ONLY_LABS,
+            P.ANSWER_QUESTIONS: question,
             **dict.fromkeys(DOCTOR, answer),
         }
     )
@@ -393,6 +425,7 @@ def self_case() -> Case:
     expected: dict[Permission, Expected] = {p: Allow(Basis.SELF) for p in Permission}
     expected[P.WRITE_RECORD] = ONLY_DOCTOR_WRITES
     expected[P.SUBMIT_LAB_RESULTS] = ONLY_LABS
+    expected[P.ANSWER_QUESTIONS] = ONLY_QUESTIONED
     return Case("self", setup, full(expected))
 
 
@@ -556,6 +589,47 @@ def doctor_step_up_beyond_policy_case() -> Case:
     return Case("doctor-step-up-longer-than-policy", setup, as_doctor(STEP_UP_EXPIRED))
 
 
+def doctor_question_case(confirmed: bool, to_this_doctor: bool) -> Case:
+    """A patient who is not attached asked a doctor a question: the doctor reads and answers
+    it without a step-up; the card opens with a step-up, as for an attached patient."""
+
+    async def setup(uow: UnitOfWork, w: World) -> tuple[Principal, int | None]:
+        staff = await add_staff(uow, w, confirmed=confirmed)
+        asked = staff
+        if not to_this_doctor:
+            other = await _account(uow, "+79990000015", "Другой", w.now)
+            asked = await uow.clinic.staff.add(
+                StaffMember(
+                    account_id=other,
+                    organisation_id=w.org,
+                    role="doctor",
+                    created_at=w.now - timedelta(days=100),
+                    confirmed_at=w.now - timedelta(days=99),
+                )
+            )
+        thread = await add_question(uow, w, asked)
+        return DoctorPrincipal(staff.id, w.doctor, w.org), thread.id
+
+    question: Expected
+    if not confirmed:
+        question = STAFF_UNCONFIRMED
+    elif to_this_doctor:
+        question = Allow(Basis.DOCTOR_QUESTION)
+    else:
+        question = NO_QUESTION
+    # A question to this doctor counts as an attachment: the card needs the step-up only.
+    answer: Expected
+    if not confirmed:
+        answer = STAFF_UNCONFIRMED
+    else:
+        answer = NO_STEP_UP if to_this_doctor else NOT_ATTACHED
+    name = (
+        f"doctor-{'confirmed' if confirmed else 'unconfirmed'}-not-attached-asked-"
+        f"{'this' if to_this_doctor else 'another'}-doctor"
+    )
+    return Case(name, setup, as_doctor(answer, question))
+
+
 def api_client_case(state: str) -> Case:
     async def setup(uow: UnitOfWork, w: World) -> tuple[Principal, int | None]:
         if state == "unknown":
@@ -595,6 +669,9 @@ CASES: list[Case] = [
     doctor_of_another_org_case(),
     doctor_attachment_ended_case(),
     doctor_step_up_beyond_policy_case(),
+    doctor_question_case(True, True),
+    doctor_question_case(True, False),
+    doctor_question_case(False, True),
     api_client_case("active"),
     api_client_case("revoked"),
     api_client_case("unknown"),
@@ -602,9 +679,9 @@ CASES: list[Case] = [
 
 
 def test_the_matrix_covers_every_permission_of_every_case() -> None:
-    assert len({case.id for case in CASES}) == len(CASES) == 54
+    assert len({case.id for case in CASES}) == len(CASES) == 57
     assert all(set(case.expected) == set(Permission) for case in CASES)
-    assert len(Permission) == 12
+    assert len(Permission) == 13
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)

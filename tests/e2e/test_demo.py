@@ -144,8 +144,13 @@ async def _sign_in(console: Console, phone: str = "+79990000001") -> None:
     await console.type("Demo-Passw0rd")
     await console.expect(r"\[1\] ⌨ 📱 Поделиться номером")
     await console.type("/contact")
-    await console.press("Код из SMS")
-    code = (await console.expect(r"Код подтверждения: (\d{6})")).group(1)
+    # With an authenticator the bot asks which code; with SMS only it sends one at once.
+    asked = await console.expect(r"\[(\d+)\] ▸ Код из SMS|Код подтверждения: (\d{6})")
+    if asked.group(2) is None:
+        await console.type(asked.group(1))
+        code = (await console.expect(r"Код подтверждения: (\d{6})")).group(1)
+    else:
+        code = asked.group(2)
     await console.type(code)
     await console.expect(r"Здравствуйте, \w+ \w+!")
 
@@ -252,7 +257,8 @@ async def test_readme_relatives_walk_through_in_two_terminals_on_one_data_dir(
 
         # His terminal gets his push; the next click on the results is refused.
         await petrov.expect("Доступ к карте Иванова А. С. отозван владельцем.")
-        await petrov.expect("кнопки окна выше")
+        if "кнопки окна выше" not in petrov.seen:  # the window's buttons, under the push
+            await petrov.expect("кнопки окна выше")
         await petrov.press("Назад")  # the results window above the push
         await petrov.expect(r"Доступ к карте Иванова А\. С\. отозван\.(?! владельцем)")
         await petrov.press("Запросить доступ снова: Иванова А. С.")

@@ -39,7 +39,7 @@ MENU = [
     "Выйти",
 ]
 # Once the card is open, the record comes first.
-MENU_WITH_RECORD = ["Моя медкарта", *MENU]
+MENU_WITH_RECORD = ["Моя медкарта", *MENU[:4], "Спросить врача", "Мои вопросы", *MENU[4:]]
 
 
 def review_value(user: SandboxUser, label: str) -> str:

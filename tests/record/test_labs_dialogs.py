@@ -104,6 +104,7 @@ async def test_one_result_its_file_and_its_chart(app: App) -> None:
     assert anna.last.buttons == [
         "Скачать файл",
         "Динамика: Глюкоза",
+        "Спросить врача",
         "К списку результатов",
         "В меню",
     ]

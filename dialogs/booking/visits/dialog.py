@@ -1,8 +1,10 @@
 """«Мои записи»: upcoming visits, one visit («Перенести», «Отменить», «Добавить в календарь»,
 «Прикрепить файл»), past visits and the waitlist."""
 
+from typing import Any
+
 from aiogram.enums import ContentType
-from aiogram_dialog import Dialog, Window
+from aiogram_dialog import Dialog, DialogManager, Window
 from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button
 from aiogram_dialog.widgets.text import Const, Format
@@ -26,6 +28,12 @@ from dialogs.core.widgets import back_button, choice_list, error_line, nav_row
 
 TO_LIST = "К списку записей"
 BOOK = "Записаться к врачу"
+
+
+def _can_ask(data: dict[str, Any], widget: Any, manager: DialogManager) -> bool:
+    """«Спросить врача» about the visit: on one's own card (a relative asks from
+    «Карты близких»), once the visit is shown."""
+    return bool(data.get("text")) and on_own(data, widget, manager)
 
 
 def _to_list() -> Button:
@@ -98,6 +106,7 @@ def _visit_windows() -> list[Window]:
             Button(
                 Const("Прикрепить файл"), id="attach", on_click=handlers.on_attach, when="booked"
             ),
+            Button(Const("Спросить врача"), id="ask", on_click=handlers.on_ask, when=_can_ask),
             nav_row(_to_list(), home_button()),
             buttons_only(),
             state=MyVisits.visit,

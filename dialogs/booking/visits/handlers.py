@@ -17,6 +17,7 @@ from dialogs.booking.common import booking, calendar_file, file_input, to_attach
 from dialogs.booking.contract import BookStart, VisitsStart
 from dialogs.booking.visits.getters import visit_id_of
 from dialogs.booking.visits.states import MyVisits
+from dialogs.chat.ask.states import AskDoctor
 from dialogs.core.card import card_data, principal
 from dialogs.core.common import clear_error, guarded
 
@@ -133,3 +134,10 @@ async def on_leave_waitlist(
 
     if await guarded(manager, leave):
         manager.dialog_data["notice"] = "Заявка удалена из листа ожидания."
+
+
+async def on_ask(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    """«Спросить врача» with this visit linked to the question (dialogs.chat)."""
+    visit_id = visit_id_of(manager)
+    if visit_id is not None:
+        await manager.start(AskDoctor.doctor, data={"origin": "visit", "origin_id": visit_id})

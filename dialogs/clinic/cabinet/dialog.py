@@ -37,6 +37,16 @@ def _main() -> Window:
                 on_click=handlers.on_doctor,
             )
         ),
+        Button(Const("Входящие выписки"), id="inbox", on_click=handlers.on_inbox, when="doctors"),
+        Column(
+            Select(
+                Format("{item[1]}"),
+                id="questions",
+                item_id_getter=itemgetter(0),
+                items="questions",
+                on_click=handlers.on_questions,
+            )
+        ),
         Column(
             Select(
                 Format("{item[1]}"),
@@ -163,4 +173,5 @@ def build_dialog() -> Dialog:
         _pending(),
         # Opened from the menu, and as the doctor's home from a card: a stack of its own.
         launch_mode=LaunchMode.ROOT,
+        on_start=handlers.on_start,
     )

@@ -7,10 +7,12 @@ from typing import Any
 from aiogram_dialog import DialogManager
 
 from dialogs.clinic.common import clinic, org_admin
-from dialogs.core.common import ctx, current_user, set_error
+from dialogs.core.common import ctx, current_user, set_error, work
+from services.chat.service import ChatService
 from services.clinic.patients import PURPOSES, PatientsPage, StaffView
 from services.clinic.staff import ROLE_NAMES
 from services.core.errors import DomainError, SessionRequired
+from services.core.work import UseCases
 
 PENDING = (
     "Ваша работа в организации ещё не подтверждена. Карты пациентов откроются, когда "
@@ -55,10 +57,23 @@ async def main_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
             (str(r.staff_id), f"Пациенты: {r.organisation}"[:60] if several else "Пациенты")
             for r in doctors
         ],
+        "questions": [
+            (str(r.staff_id), await _questions_label(dialog_manager, r, several)) for r in doctors
+        ],
         "admins": [
             (str(r.staff_id), f"Сотрудники на подтверждении: {r.organisation}"[:60]) for r in admins
         ],
     }
+
+
+async def _questions_label(manager: DialogManager, row: StaffView, several: bool) -> str:
+    """«Вопросы пациентов (N)»: how many questions wait for this doctor's answer."""
+    user = current_user(manager)
+    waiting = await UseCases(work(manager), ctx(manager), ChatService).run(
+        lambda s: s.waiting(user, row.staff_id)
+    )
+    label = f"Вопросы пациентов ({waiting})"
+    return f"{label}: {row.organisation}"[:60] if several else label
 
 
 def _notice(manager: DialogManager) -> str:

@@ -14,9 +14,11 @@ from aiogram.types import CallbackQuery, Message
 from aiogram_dialog import DialogManager
 from aiogram_dialog.widgets.kbd import Button
 
+from dialogs.chat.doctor.states import PatientQuestions
 from dialogs.clinic.cabinet.getters import doctor_staff_id
 from dialogs.clinic.cabinet.states import DoctorCabinet
 from dialogs.clinic.common import clinic, org_admin
+from dialogs.clinic.inbox.states import ColleagueInboxStates
 from dialogs.core.card import ACCESS_KEY, CARD, DOCTOR
 from dialogs.core.common import clear_error, current_user, guarded
 from dialogs.record.card.states import RecordCard
@@ -30,12 +32,42 @@ def _seen(manager: DialogManager) -> None:
     clear_error(manager)
 
 
+async def on_start(start_data: Any, manager: DialogManager) -> None:
+    """Started at the step-up for one patient («Открыть карту» in «Вопросы пациентов»)."""
+    if not isinstance(start_data, dict):
+        return
+    staff_id, patient = start_data.get("staff_id"), start_data.get("patient")
+    if isinstance(staff_id, int) and isinstance(patient, int):
+        manager.dialog_data.update(
+            staff_id=staff_id,
+            patient=patient,
+            patient_name=str(start_data.get("patient_name", "")),
+            page=1,
+            query=None,
+        )
+
+
+async def on_questions(_c: CallbackQuery, _w: Any, manager: DialogManager, item_id: str) -> None:
+    if item_id.isdigit():
+        _seen(manager)
+        await manager.start(PatientQuestions.main, data={"staff_id": int(item_id)})
+
+
 async def on_doctor(_c: CallbackQuery, _w: Any, manager: DialogManager, item_id: str) -> None:
     if not item_id.isdigit():
         return
     _seen(manager)
     manager.dialog_data.update(staff_id=int(item_id), page=1, query=None)
     await manager.switch_to(DoctorCabinet.patients)
+
+
+async def on_inbox(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    """«Входящие выписки» of the doctor row the cabinet works as."""
+    _seen(manager)
+    staff_id = await doctor_staff_id(manager)
+    if staff_id is None:
+        return
+    await manager.start(ColleagueInboxStates.main, data={"staff": staff_id})
 
 
 async def on_admin(_c: CallbackQuery, _w: Any, manager: DialogManager, item_id: str) -> None:

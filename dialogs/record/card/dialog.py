@@ -6,7 +6,7 @@ from aiogram_dialog.widgets.input import MessageInput
 from aiogram_dialog.widgets.kbd import Button, Column, Select
 from aiogram_dialog.widgets.text import Const, Format
 
-from dialogs.core.card import card_header, home_button
+from dialogs.core.card import card_header, doctor_actions_button, home_button
 from dialogs.core.common import buttons_only, text_input
 from dialogs.core.widgets import back_button, error_line, nav_row, switch_button
 from dialogs.record.card import handlers
@@ -60,6 +60,7 @@ def _main() -> Window:
             on_click=handlers.on_extracts,
             when="can_extracts",
         ),
+        doctor_actions_button,
         home_button(),
         buttons_only(),
         state=RecordCard.main,

@@ -107,6 +107,8 @@ async def document_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, 
         lines.append(f"Медицинская организация: {detail.organisation_name}")
     if detail.added_by_you:
         lines.append("Добавлено вами")
+    if detail.source_note:
+        lines.append(detail.source_note[:1].upper() + detail.source_note[1:])
     text = "\n".join(lines)
     if detail.body:
         text += "\n\n" + detail.body

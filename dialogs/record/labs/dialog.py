@@ -1,12 +1,13 @@
 """«Результаты анализов»: the list (six a page, a filter by test), one result, «Динамика»."""
 
 from operator import itemgetter
+from typing import Any
 
-from aiogram_dialog import Dialog, Window
+from aiogram_dialog import Dialog, DialogManager, Window
 from aiogram_dialog.widgets.kbd import Button, Cancel, Column, Row, Select
 from aiogram_dialog.widgets.text import Const, Format
 
-from dialogs.core.card import card_header, home_button
+from dialogs.core.card import card_header, home_button, on_own
 from dialogs.core.common import buttons_only
 from dialogs.core.widgets import BACK, back_button, error_line, nav_row, switch_button
 from dialogs.record.labs import handlers
@@ -17,6 +18,13 @@ FILTER = "Фильтр по анализу"
 ALL_TESTS = "Все анализы"
 DOWNLOAD = "Скачать файл"
 TO_LIST = "К списку результатов"
+ASK = "Спросить врача"
+
+
+def _can_ask(data: dict[str, Any], widget: Any, manager: DialogManager) -> bool:
+    """«Спросить врача» about the result: on one's own card (a relative asks from
+    «Карты близких»), once the result is shown."""
+    return bool(data.get("text")) and on_own(data, widget, manager)
 
 
 def build_dialog() -> Dialog:
@@ -86,6 +94,7 @@ def build_dialog() -> Dialog:
                     on_click=handlers.on_trend,
                 )
             ),
+            Button(Const(ASK), id="ask", on_click=handlers.on_ask, when=_can_ask),
             nav_row(
                 Button(Const(TO_LIST), id="to_list", on_click=handlers.on_to_list),
                 home_button(),

@@ -8,6 +8,7 @@ from aiogram.types import BufferedInputFile, CallbackQuery
 from aiogram_dialog import DialogManager, ShowMode
 from aiogram_dialog.widgets.kbd import Button
 
+from dialogs.chat.ask.states import AskDoctor
 from dialogs.core.card import principal
 from dialogs.core.common import chat_id, clear_error, ctx, guarded, work
 from dialogs.record.labs.getters import result_id_of
@@ -86,3 +87,10 @@ async def on_trend(callback: CallbackQuery, _w: Any, manager: DialogManager, cod
 
     if await guarded(manager, send):
         manager.show_mode = ShowMode.SEND
+
+
+async def on_ask(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    """«Спросить врача» with this result linked to the question (dialogs.chat)."""
+    result_id = result_id_of(manager)
+    if result_id is not None:
+        await manager.start(AskDoctor.doctor, data={"origin": "lab_result", "origin_id": result_id})

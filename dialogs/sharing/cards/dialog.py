@@ -11,6 +11,7 @@ from aiogram_dialog.widgets.text import Const, Format
 
 from dialogs.booking.book.states import BookVisit
 from dialogs.booking.visits.states import MyVisits
+from dialogs.chat.mine.states import MyQuestions
 from dialogs.core.card import ACCESS_KEY, CARD
 from dialogs.core.common import buttons_only, ctx, guarded, set_error, user_id, work
 from dialogs.core.widgets import error_line
@@ -67,6 +68,7 @@ async def _getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
         "live": [(str(c.patient_account_id), f"Карта: {c.patient}"[:60]) for c in cards if c.live],
         "book": _buttons(booking, "Записать к врачу"),
         "visits": _buttons(booking, "Записи на приём"),
+        "questions": _buttons(booking, "Вопросы врачу"),
         "closed": [
             (str(c.grant_id), f"Запросить доступ снова: {c.patient}"[:60])
             for c in cards
@@ -119,6 +121,9 @@ def _visits_on_card(state: State) -> Any:
 
 on_book = _visits_on_card(BookVisit.specialty)
 on_visits = _visits_on_card(MyVisits.main)
+# Writing to a doctor comes with the same level as visits («полный доступ»); the chat's
+# service asks the access rule (MESSAGE_DOCTOR) again on every step.
+on_questions = _visits_on_card(MyQuestions.main)
 
 
 async def on_request(
@@ -174,6 +179,13 @@ def build_dialog() -> Dialog:
                     item_id_getter=itemgetter(0),
                     items="visits",
                     on_click=on_visits,
+                ),
+                Select(
+                    Format("{item[1]}"),
+                    id="questions",
+                    item_id_getter=itemgetter(0),
+                    items="questions",
+                    on_click=on_questions,
                 ),
             ),
             Column(

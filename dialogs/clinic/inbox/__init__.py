@@ -1,0 +1,1 @@
+"""«Входящие выписки»: the signed extracts colleagues sent to the doctor."""

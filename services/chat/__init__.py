@@ -1,0 +1,1 @@
+"""The embedded chat: patients ask doctors, doctors answer."""
