@@ -36,6 +36,7 @@ MANAGE_VISITS                   yes   no / no / yes                     no      
 MANAGE_ACCESS                   yes   no                                no          no
 MESSAGE_DOCTOR                  yes   no / no / yes                     no          no
 ANSWER_QUESTIONS                no    no                                question    no
+READ_SENT_EXTRACT               no    no                                sent to    no
 READ_ACCOUNT_HISTORY            yes   no                                no          no
 SUBMIT_LAB_RESULTS              no    no                                no          yes
 ==============================  ====  ================================  ==========  ======
@@ -49,6 +50,11 @@ needs no step-up (the patient wrote to the doctor), only a confirmed staff row
 of the role «doctor» and a question of this patient to this staff member
 (basis ``doctor_question``); the card itself still opens with a step-up. The
 patient's side of the chat (asking, reading the answers) is MESSAGE_DOCTOR.
+
+READ_SENT_EXTRACT is a doctor opening an extract of a patient's record that a
+colleague sent them («Входящие выписки»): a confirmed doctor's staff row and an
+extract of this patient addressed to it (basis ``colleague_extract``); only the
+file sent, never the card (which needs the organisation and a step-up).
 
 Journal: ``authorize`` only decides and writes nothing. ``require`` writes the
 audit row of a refusal itself (outcome ``denied``, with the permission and the
@@ -225,6 +231,8 @@ class Permission(StrEnum):
     """Writing to a doctor about the card, and reading the answers."""
     ANSWER_QUESTIONS = "doctor.questions"
     """A doctor reading and answering the questions a patient addressed to them."""
+    READ_SENT_EXTRACT = "doctor.sent_extract"
+    """A doctor opening an extract of the record a colleague sent them (that file only)."""
     READ_ACCOUNT_HISTORY = "account.history.read"
     """One's sign-in history and the journal of one's account: oneself only."""
     SUBMIT_LAB_RESULTS = "lab_results.submit"
@@ -238,6 +246,7 @@ class Basis(StrEnum):
     RELATIVE_GRANT = "relative_grant"
     DOCTOR_STEP_UP = "doctor_step_up"
     DOCTOR_QUESTION = "doctor_question"
+    COLLEAGUE_EXTRACT = "colleague_extract"
     API_CLIENT = "api_client"
 
 
@@ -294,6 +303,7 @@ SELF_PERMISSIONS = frozenset(Permission) - {
     Permission.WRITE_RECORD,
     Permission.SUBMIT_LAB_RESULTS,
     Permission.ANSWER_QUESTIONS,
+    Permission.READ_SENT_EXTRACT,
 }
 # Never through anyone else, whatever they were granted.
 OWNER_ONLY = frozenset(
@@ -367,6 +377,9 @@ NOT_PERMITTED_REASONS = {
     Permission.ANSWER_QUESTIONS: (
         "Отвечать на вопросы пациентов может только врач, которому пациент задал вопрос."
     ),
+    Permission.READ_SENT_EXTRACT: (
+        "Открыть присланную выписку может только врач, которому её отправили."
+    ),
 }
 LEVEL_REASONS = {
     Permission.DOWNLOAD: (
@@ -398,6 +411,7 @@ MSG_STEP_UP_EXPIRED = (
     "Срок доступа к карте пациента истёк. Подтвердите доступ кодом из "
     "приложения-аутентификатора ещё раз."
 )
+MSG_NOT_SENT_EXTRACT = "Такой выписки вам не присылали."
 MSG_NO_QUESTION = "Этот пациент не задавал вам вопросов."
 MSG_CLIENT_UNKNOWN = "Подключённая система не зарегистрирована."
 MSG_CLIENT_REVOKED = "Доступ подключённой системы отозван."
@@ -561,6 +575,7 @@ async def _for_relative(
         Permission.WRITE_RECORD,
         Permission.SUBMIT_LAB_RESULTS,
         Permission.ANSWER_QUESTIONS,
+        Permission.READ_SENT_EXTRACT,
     ):
         return _deny(permission, subject, "not_permitted", NOT_PERMITTED_REASONS[permission])
     grants = await uow.sharing.grants.for_relative(
@@ -588,7 +603,10 @@ async def _for_doctor(
 ) -> Decision:
     if permission in OWNER_ONLY:
         return _deny(permission, subject, "owner_only", OWNER_ONLY_REASONS[permission])
-    if permission not in DOCTOR_PERMISSIONS and permission != Permission.ANSWER_QUESTIONS:
+    if permission not in DOCTOR_PERMISSIONS and permission not in (
+        Permission.ANSWER_QUESTIONS,
+        Permission.READ_SENT_EXTRACT,
+    ):
         return _deny(permission, subject, "not_permitted", NOT_PERMITTED_REASONS[permission])
     staff = await uow.clinic.staff.get(doctor.staff_id)
     if (
@@ -607,6 +625,12 @@ async def _for_doctor(
         if thread_id is None:
             return _deny(permission, subject, "no_question", MSG_NO_QUESTION)
         return _allow(permission, subject, Basis.DOCTOR_QUESTION, thread_id)
+    if permission == Permission.READ_SENT_EXTRACT:
+        # A colleague sent this doctor an extract of the patient's record: that file only.
+        extract_id = await uow.record.colleagues.first_for_patient(staff.id, subject)
+        if extract_id is None:
+            return _deny(permission, subject, "not_sent", MSG_NOT_SENT_EXTRACT)
+        return _allow(permission, subject, Basis.COLLEAGUE_EXTRACT, extract_id)
     if (
         await uow.clinic.attachments.current(subject, staff.organisation_id, now) is None
         and not await uow.clinic.staff.has_visit_with(staff.id, subject, now)

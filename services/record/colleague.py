@@ -56,7 +56,6 @@ __all__ = [
 
 PAGE_SIZE = 6
 NOTE_LIMIT = 1000
-BASIS = "colleague_extract"
 
 MSG_NO_RECIPIENT = "Такого врача нет. Найдите врача по фамилии и выберите его из списка."
 MSG_SELF = "Нельзя отправить выписку самому себе. Выберите другого врача."
@@ -409,16 +408,18 @@ class ColleagueInbox:
     async def _journal(
         self, user: AccountPrincipal, staff: StaffMember, row: ColleagueExtract, action: str
     ) -> None:
-        await audit.record(
+        """Asked of the access rule (READ_SENT_EXTRACT: sent to this doctor), then journaled."""
+        doctor = DoctorPrincipal(staff.id, user.account_id, staff.organisation_id)
+        decision = await require(
             self.uow,
             self.ctx,
-            actor=f"staff:{staff.id}",
+            doctor,
+            row.patient_account_id,
+            Permission.READ_SENT_EXTRACT,
             action=action,
-            actor_account_id=user.account_id,
-            subject_account_id=row.patient_account_id,
-            permission=Permission.DOWNLOAD.value,
-            basis=BASIS,
-            extract_id=row.id,
+        )
+        await journal(
+            self.uow, self.ctx, doctor, row.patient_account_id, decision, action, extract_id=row.id
         )
 
     async def open(self, user: AccountPrincipal, staff_id: int, extract_id: int) -> InboxDetail:

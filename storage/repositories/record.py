@@ -259,6 +259,21 @@ class ColleagueExtractRepo(Repo):
         )
         return list((await self.session.execute(stmt)).scalars())
 
+    async def first_for_patient(
+        self, recipient_staff_id: int, patient_account_id: int
+    ) -> int | None:
+        """The first extract of this patient sent to this recipient, if any."""
+        stmt = (
+            select(ColleagueExtract.id)
+            .where(
+                ColleagueExtract.recipient_staff_id == recipient_staff_id,
+                ColleagueExtract.patient_account_id == patient_account_id,
+            )
+            .order_by(ColleagueExtract.id)
+            .limit(1)
+        )
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
     async def one_for(self, recipient_staff_id: int, extract_id: int) -> ColleagueExtract | None:
         """One extract, only when it was sent to this recipient."""
         stmt = select(ColleagueExtract).where(

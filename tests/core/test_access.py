@@ -45,6 +45,7 @@ from storage.models import (
     ApplicationDocument,
     AuditEntry,
     ChatThread,
+    ColleagueExtract,
     DoctorStepUp,
     Organisation,
     PatientAttachment,
@@ -118,6 +119,8 @@ STEP_UP_EXPIRED = (
 )
 ONLY_QUESTIONED = "Отвечать на вопросы пациентов может только врач, которому пациент задал вопрос."
 NO_QUESTION = "Этот пациент не задавал вам вопросов."
+ONLY_SENT = "Открыть присланную выписку может только врач, которому её отправили."
+NOT_SENT = "Такой выписки вам не присылали."
 CLIENT_ONLY_RESULTS = "Подключённой системе доступна только передача результатов исследований."
 CLIENT_REVOKED = "Доступ подключённой системы отозван."
 CLIENT_UNKNOWN = "Подключённая система не зарегистрирована."
@@ -351,6 +354,7 @@ def as_relative(record: Mapping[Permission, Expected]) -> dict[Permission, Expec
             P.WRITE_RECORD: ONLY_DOCTOR_WRITES,
             P.SUBMIT_LAB_RESULTS: ONLY_LABS,
             P.ANSWER_QUESTIONS: ONLY_QUESTIONED,
+            P.READ_SENT_EXTRACT: ONLY_SENT,
             **record,
         }
     )
@@ -393,11 +397,16 @@ def active_grant(level: str, sensitive: bool) -> dict[Permission, Expected]:
 STAFF_REFUSALS = (STAFF_UNCONFIRMED, NOT_DOCTOR, STAFF_UNKNOWN)
 
 
-def as_doctor(answer: Expected, question: Expected | None = None) -> dict[Permission, Expected]:
+def as_doctor(
+    answer: Expected, question: Expected | None = None, sent: Expected | None = None
+) -> dict[Permission, Expected]:
     """The record's permissions answer `answer`; the patient's questions answer `question`
-    (by default: the staff row's refusal, else «no question was asked»)."""
+    and an extract sent by a colleague `sent` (by default: the staff row's refusal, else
+    «no question was asked» / «no extract was sent»)."""
     if question is None:
         question = answer if answer in STAFF_REFUSALS else NO_QUESTION
+    if sent is None:
+        sent = answer if answer in STAFF_REFUSALS else NOT_SENT
     return full(
         {
             **NOT_OWNER,
@@ -405,6 +414,7 @@ def as_doctor(answer: Expected, question: Expected | None = None) -> dict[Permis
             P.MESSAGE_DOCTOR: ONLY_FULL_MESSAGE,
             P.SUBMIT_LAB_RESULTS: ONLY_LABS,
             P.ANSWER_QUESTIONS: question,
+            P.READ_SENT_EXTRACT: sent,
             **dict.fromkeys(DOCTOR, answer),
         }
     )
@@ -426,6 +436,7 @@ def self_case() -> Case:
     expected[P.WRITE_RECORD] = ONLY_DOCTOR_WRITES
     expected[P.SUBMIT_LAB_RESULTS] = ONLY_LABS
     expected[P.ANSWER_QUESTIONS] = ONLY_QUESTIONED
+    expected[P.READ_SENT_EXTRACT] = ONLY_SENT
     return Case("self", setup, full(expected))
 
 
@@ -630,6 +641,43 @@ def doctor_question_case(confirmed: bool, to_this_doctor: bool) -> Case:
     return Case(name, setup, as_doctor(answer, question))
 
 
+def colleague_extract_case(to_this_doctor: bool) -> Case:
+    """A colleague sent a doctor of another organisation an extract of the patient's record:
+    that doctor opens the extract, never the card."""
+
+    async def setup(uow: UnitOfWork, w: World) -> tuple[Principal, int | None]:
+        staff = await add_staff(uow, w, confirmed=True)
+        sender = await uow.clinic.staff.add(
+            StaffMember(
+                account_id=await _account(uow, "+79990000016", "Отправитель", w.now),
+                organisation_id=w.org,
+                role="doctor",
+                created_at=w.now - timedelta(days=100),
+                confirmed_at=w.now - timedelta(days=99),
+            )
+        )
+        recipient = staff if to_this_doctor else sender
+        extract = await uow.record.colleagues.add(
+            ColleagueExtract(
+                patient_account_id=w.patient,
+                sender_staff_id=sender.id,
+                recipient_staff_id=recipient.id,
+                content="extract",
+                title="Выписка из медкарты",
+                storage_key=f"test-{to_this_doctor}",
+                sha256="0" * 64,
+                size=1,
+                file_name="vypiska.pdf",
+                sent_at=w.now - timedelta(hours=1),
+            )
+        )
+        return DoctorPrincipal(staff.id, w.doctor, w.org), extract.id
+
+    sent: Expected = Allow(Basis.COLLEAGUE_EXTRACT) if to_this_doctor else NOT_SENT
+    name = f"doctor-not-attached-sent-an-extract-{'to-this' if to_this_doctor else 'to-another'}"
+    return Case(name, setup, as_doctor(NOT_ATTACHED, sent=sent))
+
+
 def api_client_case(state: str) -> Case:
     async def setup(uow: UnitOfWork, w: World) -> tuple[Principal, int | None]:
         if state == "unknown":
@@ -672,6 +720,8 @@ CASES: list[Case] = [
     doctor_question_case(True, True),
     doctor_question_case(True, False),
     doctor_question_case(False, True),
+    colleague_extract_case(True),
+    colleague_extract_case(False),
     api_client_case("active"),
     api_client_case("revoked"),
     api_client_case("unknown"),
@@ -679,9 +729,9 @@ CASES: list[Case] = [
 
 
 def test_the_matrix_covers_every_permission_of_every_case() -> None:
-    assert len({case.id for case in CASES}) == len(CASES) == 57
+    assert len({case.id for case in CASES}) == len(CASES) == 59
     assert all(set(case.expected) == set(Permission) for case in CASES)
-    assert len(Permission) == 13
+    assert len(Permission) == 14
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
