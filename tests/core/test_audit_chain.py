@@ -345,6 +345,54 @@ def test_audit_verify_command_says_intact_then_names_the_deleted_row(
     assert "the journal is damaged: row #2 missing" in err
 
 
+REORDER = (
+    "UPDATE audit_log SET seq = -3 WHERE seq = 3",
+    "UPDATE audit_log SET seq = 3 WHERE seq = 4",
+    "UPDATE audit_log SET seq = 4 WHERE seq = -3",
+)
+TAMPERINGS: dict[str, tuple[tuple[str, ...], str]] = {
+    "edited": (("UPDATE audit_log SET outcome = 'denied' WHERE seq = 3",), "row #3 was changed"),
+    "deleted": (("DELETE FROM audit_log WHERE seq = 3",), "row #3 missing"),
+    "reordered": (REORDER, "row #3 is out of order"),
+}
+
+
+@pytest.mark.parametrize("tampering", list(TAMPERINGS))
+def test_audit_verify_command_names_the_first_edited_deleted_or_reordered_row(
+    database_url: str,
+    tampering: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`python -m bot audit verify` on SQLite and PostgreSQL, for each kind of tampering."""
+    monkeypatch.chdir(tmp_path)  # no .env from the working tree
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("AUDIT_KEY", KEY.decode())
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    statements, problem = TAMPERINGS[tampering]
+
+    async def on_the_database(change: bool) -> None:
+        engine = create_engine(database_url)
+        try:
+            work = UnitOfWorkFactory(create_session_factory(engine))
+            if change:
+                await as_attacker(work, *statements)
+            else:
+                await write_rows(work, make_ctx(), 5)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(on_the_database(change=False))
+    capsys.readouterr()
+    assert main(["audit", "verify"]) == 0
+    assert "the journal is intact: 5 rows" in capsys.readouterr().out
+    asyncio.run(on_the_database(change=True))
+    assert main(["audit", "verify"]) == 1
+    assert f"the journal is damaged: {problem}" in capsys.readouterr().err
+
+
 # -- the journal is the owner's only --------------------------------------------------------
 
 
