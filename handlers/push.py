@@ -28,6 +28,7 @@ from dialogs.booking.offer.states import WaitlistOffer
 from dialogs.booking.visits.states import MyVisits
 from dialogs.chat.doctor.states import PatientQuestions
 from dialogs.chat.mine.states import MyQuestions
+from dialogs.core.card import CARD
 from dialogs.enrolment.status.states import ApplicationStatus
 from dialogs.record.labs.states import LabResults
 from dialogs.sharing import push as sharing_push
@@ -225,6 +226,31 @@ async def on_booking(
     )
 
 
+async def on_chat_card(
+    callback: CallbackQuery,
+    callback_data: PushAction,
+    dialog_manager: DialogManager,
+    current_user: CurrentUser | None,
+) -> None:
+    """«Открыть» under a doctor's answer to a relative: the thread on the patient's card.
+
+    The argument is ``<patient>_<thread>``; the card's guard and the chat's service
+    ask the access rule themselves, so a revoked grant or a forged id is refused there.
+    """
+    patient, _, thread = callback_data.arg.partition("_")
+    patient_id, thread_id = _small_number(patient), _small_number(thread)
+    if patient_id is None or thread_id is None:
+        await callback.answer(NO_SUCH_QUESTION, show_alert=True)
+        return
+    await callback.answer()
+    await dialog_manager.start(
+        MyQuestions.thread,
+        data={"thread_id": thread_id, CARD: patient_id},
+        mode=StartMode.RESET_STACK,
+        show_mode=ShowMode.SEND,
+    )
+
+
 async def on_sharing(
     callback: CallbackQuery,
     callback_data: PushAction,
@@ -246,6 +272,9 @@ def build_router() -> Router:
     router.callback_query.register(on_result, PushAction.filter(F.action == ButtonAction.RESULT))
     router.callback_query.register(
         on_booking, PushAction.filter(F.action.in_(tuple(_BOOKING_TARGETS)))
+    )
+    router.callback_query.register(
+        on_chat_card, PushAction.filter(F.action == ButtonAction.CHAT_CARD)
     )
     sharing_actions = (
         ButtonAction.SHARING_REQUEST,

@@ -20,12 +20,20 @@ record's own documents' checks (services.core.files) is judged in the CPU pool
 before any unit of work opens, then stored encrypted in the file store.
 
 Pushes: the doctor gets one for each new question and each new message of the
-patient; the patient gets one for each answer, with «Открыть» (the thread).
+patient; the patient gets one for each answer, with «Открыть» (the thread). So
+does each relative who wrote in the thread on the patient's behalf (the grant
+their message was written under names them), while the access rule still lets
+them write to a doctor; their «Открыть» opens the thread on the patient's card.
+No push carries a message's text.
+
+The lists («Мои вопросы», «Вопросы пациентов») are paged in the database,
+``PAGE_SIZE`` a page.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +50,7 @@ from services.core.access import (
     Permission,
     RelativePrincipal,
     actor_of,
+    authorize,
     journal,
     require,
 )
@@ -64,6 +73,7 @@ __all__ = [
     "MessageView",
     "ThreadLine",
     "ThreadView",
+    "ThreadsPage",
     "check_declared_size",
     "validate_text",
 ]
@@ -73,7 +83,7 @@ PatientSide = AccountPrincipal | RelativePrincipal
 
 MAX_TEXT = 2000
 MAX_FILE_NAME = 255
-LIST_LIMIT = 30
+PAGE_SIZE = 8
 ORIGINS = ("general", "lab_result", "visit")
 THERAPIST = "therapist"
 
@@ -196,10 +206,37 @@ class ThreadView:
         return self.state != "closed"
 
 
+def _pages(total: int) -> int:
+    return max(1, math.ceil(total / PAGE_SIZE))
+
+
 @dataclass(frozen=True)
-class Inbox:
-    waiting: int
+class ThreadsPage:
+    """One page of threads: ``page`` counts from 0, of ``pages`` (at least 1)."""
+
     threads: list[ThreadLine]
+    page: int
+    pages: int
+    total: int
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 0
+
+    @property
+    def has_next(self) -> bool:
+        return self.page + 1 < self.pages
+
+    @property
+    def page_line(self) -> str:
+        return f"Страница {self.page + 1} из {self.pages}" if self.pages > 1 else ""
+
+
+@dataclass(frozen=True)
+class Inbox(ThreadsPage):
+    """«Вопросы пациентов»: a page of the open threads and how many wait in all."""
+
+    waiting: int = 0
 
 
 @dataclass(frozen=True)
@@ -397,7 +434,9 @@ class ChatService:
             )
         )
         author, name = await self._author(principal, decision)
-        message = await self._add_message(thread, principal, author, name, text, info, file_name)
+        message = await self._add_message(
+            thread, principal, author, name, text, info, file_name, decision
+        )
         await journal(
             self.uow,
             self.ctx,
@@ -423,12 +462,15 @@ class ChatService:
         text: str,
         info: UploadInfo | None,
         file_name: str | None,
+        decision: Decision | None = None,
     ) -> ChatMessage:
+        relative = author == "relative" and decision is not None
         message = ChatMessage(
             thread_id=thread.id,
             author=author,
             author_account_id=principal.account_id,
             author_staff_id=principal.staff_id if isinstance(principal, DoctorPrincipal) else None,
+            author_grant_id=decision.grant_id if relative and decision else None,
             author_name=name,
             text=text,
             created_at=self.now,
@@ -470,14 +512,26 @@ class ChatService:
             raise AccessDenied(MSG_NO_THREAD)
         return thread, decision
 
-    async def threads(self, principal: PatientSide) -> list[ThreadLine]:
+    async def threads(self, principal: PatientSide, page: int = 0) -> ThreadsPage:
         """«Мои вопросы»: the patient's threads with their state and the unread answers."""
         decision = await self._require_patient(principal, "chat.list")
         subject = principal.subject_account_id
-        rows = await self.uow.chat.threads.of_patient(subject, LIST_LIMIT)
+        total = await self.uow.chat.threads.count_of_patient(subject)
+        pages = _pages(total)
+        page = min(max(0, page), pages - 1)
+        rows = await self.uow.chat.threads.of_patient(
+            subject, offset=page * PAGE_SIZE, limit=PAGE_SIZE
+        )
         unread = await self.uow.chat.threads.unread([t.id for t in rows], ("doctor",))
         await journal(
-            self.uow, self.ctx, principal, subject, decision, "chat.list", count=len(rows)
+            self.uow,
+            self.ctx,
+            principal,
+            subject,
+            decision,
+            "chat.list",
+            count=len(rows),
+            page=page + 1,
         )
         lines = []
         for thread in rows:
@@ -488,7 +542,7 @@ class ChatService:
                     thread.id, title, thread.status, unread.get(thread.id, 0), thread.updated_at
                 )
             )
-        return lines
+        return ThreadsPage(lines, page, pages, total)
 
     async def unread(self, principal: PatientSide) -> int:
         """How many answers the patient has not read (the menu's «Мои вопросы (N)»)."""
@@ -541,7 +595,9 @@ class ChatService:
         if thread.status == "closed":
             raise DomainError(MSG_CLOSED)
         author, name = await self._author(principal, decision)
-        message = await self._add_message(thread, principal, author, name, text, info, file_name)
+        message = await self._add_message(
+            thread, principal, author, name, text, info, file_name, decision
+        )
         now = self.now
         if thread.status != "waiting":
             thread.status, thread.waiting_since = "waiting", now
@@ -630,10 +686,16 @@ class ChatService:
         await self._doctor(user, staff_id, "chat.doctor.count")
         return await self.uow.chat.threads.count_waiting(staff_id)
 
-    async def inbox(self, user: AccountPrincipal, staff_id: int) -> Inbox:
-        """«Вопросы пациентов»: the open threads, those waiting first, the oldest first."""
+    async def inbox(self, user: AccountPrincipal, staff_id: int, page: int = 0) -> Inbox:
+        """«Вопросы пациентов»: a page of the open threads, those waiting first, the oldest
+        first."""
         doctor = await self._doctor(user, staff_id, "chat.doctor.list")
-        rows = await self.uow.chat.threads.of_staff(staff_id, LIST_LIMIT)
+        total = await self.uow.chat.threads.count_open(staff_id)
+        pages = _pages(total)
+        page = min(max(0, page), pages - 1)
+        rows = await self.uow.chat.threads.of_staff(
+            staff_id, offset=page * PAGE_SIZE, limit=PAGE_SIZE
+        )
         unread = await self.uow.chat.threads.unread([t.id for t in rows], ("patient", "relative"))
         await audit.record(
             self.uow,
@@ -642,6 +704,7 @@ class ChatService:
             action="chat.doctor.list",
             actor_account_id=user.account_id,
             count=len(rows),
+            page=page + 1,
         )
         lines = []
         for thread in rows:
@@ -652,7 +715,8 @@ class ChatService:
                     thread.id, title, thread.status, unread.get(thread.id, 0), thread.updated_at
                 )
             )
-        return Inbox(await self.uow.chat.threads.count_waiting(staff_id), lines)
+        waiting = await self.uow.chat.threads.count_waiting(staff_id)
+        return Inbox(lines, page, pages, total, waiting=waiting)
 
     async def _doctor_thread(
         self, user: AccountPrincipal, staff_id: int, thread_id: int, action: str
@@ -725,6 +789,16 @@ class ChatService:
         message = await self._add_message(thread, doctor, "doctor", name, text, info, file_name)
         now = self.now
         thread.status, thread.waiting_since, thread.updated_at = "answered", None, now
+        doctor_name = await self._account_name(user.account_id)
+        await notify.to_account(
+            self.uow,
+            self.ctx,
+            account_id=thread.patient_account_id,
+            text=f"Врач {doctor_name} ответил(а) на ваш вопрос.",
+            kind="chat.answer",
+            buttons=[Button("Открыть", ButtonAction.CHAT, str(thread.id))],
+        )
+        relatives = await self._push_relatives(thread, doctor_name)
         await journal(
             self.uow,
             self.ctx,
@@ -735,17 +809,65 @@ class ChatService:
             thread_id=thread.id,
             message_id=message.id,
             file=info is not None,
-        )
-        doctor_name = await self._account_name(user.account_id)
-        await notify.to_account(
-            self.uow,
-            self.ctx,
-            account_id=thread.patient_account_id,
-            text=f"Врач {doctor_name} ответил(а) на ваш вопрос.",
-            kind="chat.answer",
-            buttons=[Button("Открыть", ButtonAction.CHAT, str(thread.id))],
+            relatives_notified=relatives,
         )
         return MSG_ANSWERED
+
+    async def _push_relatives(self, thread: ChatThread, doctor_name: str) -> list[int]:
+        """The answer's push to each relative who wrote in the thread on the patient's
+        behalf, while their grant still lets them write to a doctor; returns the grants."""
+        patient = thread.patient_account_id
+        patient_name = await self._account_name(patient)
+        notified: list[int] = []
+        for grant_id in await self.uow.chat.threads.relative_grants(thread.id):
+            grant = await self.uow.sharing.grants.get(grant_id)
+            if grant is None or grant.patient_account_id != patient:
+                continue
+            relative: RelativePrincipal | AccountPrincipal
+            if grant.relative_telegram_user_id is not None:
+                relative = RelativePrincipal(
+                    phone=grant.relative_phone,
+                    telegram_user_id=grant.relative_telegram_user_id,
+                    account_id=grant.relative_account_id,
+                    acting_for=patient,
+                )
+            elif grant.relative_account_id is not None:
+                relative = AccountPrincipal(grant.relative_account_id, 0, "", acting_for=patient)
+            else:
+                continue
+            # Read afresh: a grant revoked, expired or lowered since they asked gets no push.
+            decision = await authorize(
+                self.uow, self.ctx, relative, patient, Permission.MESSAGE_DOCTOR
+            )
+            if not decision.allowed:
+                continue
+            text = (
+                f"Врач {doctor_name} ответил(а) на вопрос, который вы задали "
+                f"по карте близкого ({patient_name})."
+            )
+            buttons = [Button("Открыть", ButtonAction.CHAT_CARD, f"{patient}_{thread.id}")]
+            if grant.relative_telegram_user_id is not None:
+                await notify.to_chat(
+                    self.uow,
+                    self.ctx,
+                    chat_id=grant.relative_telegram_user_id,
+                    account_id=grant.relative_account_id,
+                    text=text,
+                    kind="chat.answer",
+                    buttons=buttons,
+                )
+            else:
+                assert grant.relative_account_id is not None
+                await notify.to_account(
+                    self.uow,
+                    self.ctx,
+                    account_id=grant.relative_account_id,
+                    text=text,
+                    kind="chat.answer",
+                    buttons=buttons,
+                )
+            notified.append(grant.id)
+        return notified
 
     async def close(self, user: AccountPrincipal, staff_id: int, thread_id: int) -> str:
         """«Закрыть вопрос»: the patient can no longer write into it."""

@@ -32,6 +32,7 @@ class ButtonAction(StrEnum):
     SHARING_DECLINE = "share_no"  # the patient's «Отклонить» on that request (arg: grant id)
     CHAT = "chat"  # the patient's thread with a doctor in «Мои вопросы» (arg: thread id)
     CHAT_DOCTOR = "chat_doc"  # the doctor's thread in «Вопросы пациентов» (arg: thread id)
+    CHAT_CARD = "chat_card"  # a relative's thread on the patient's card (arg: patient_thread)
 
 
 OPEN_MENU = ButtonAction.MENU

@@ -62,6 +62,10 @@ class ChatMessage(Base):
     author_staff_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_members.id", ondelete="SET NULL")
     )
+    # A relative's message: the grant it was written under (their push goes by it).
+    author_grant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("relative_grants.id", ondelete="SET NULL")
+    )
     # How the other side reads the author («Петров И. С.»), as it was when written.
     author_name: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)

@@ -36,18 +36,27 @@ class ChatRepo(Repo):
         )
         return (await self.session.execute(stmt)).scalar_one_or_none()
 
-    async def of_patient(self, patient_account_id: int, limit: int) -> Sequence[ChatThread]:
-        """The patient's threads, the latest activity first."""
+    async def of_patient(
+        self, patient_account_id: int, *, offset: int = 0, limit: int
+    ) -> Sequence[ChatThread]:
+        """A page of the patient's threads, the latest activity first."""
         stmt = (
             select(ChatThread)
             .where(ChatThread.patient_account_id == patient_account_id)
             .order_by(ChatThread.updated_at.desc(), ChatThread.id.desc())
+            .offset(offset)
             .limit(limit)
         )
         return list((await self.session.execute(stmt)).scalars())
 
-    async def of_staff(self, staff_id: int, limit: int) -> Sequence[ChatThread]:
-        """The doctor's open threads: those waiting for an answer first, the oldest first."""
+    async def count_of_patient(self, patient_account_id: int) -> int:
+        stmt = select(func.count(ChatThread.id)).where(
+            ChatThread.patient_account_id == patient_account_id
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def of_staff(self, staff_id: int, *, offset: int = 0, limit: int) -> Sequence[ChatThread]:
+        """A page of the doctor's open threads: those waiting first, the oldest first."""
         waiting_first = case((ChatThread.status == "waiting", 0), else_=1)
         stmt = (
             select(ChatThread)
@@ -58,9 +67,16 @@ class ChatRepo(Repo):
                 ChatThread.updated_at.desc(),
                 ChatThread.id,
             )
+            .offset(offset)
             .limit(limit)
         )
         return list((await self.session.execute(stmt)).scalars())
+
+    async def count_open(self, staff_id: int) -> int:
+        stmt = select(func.count(ChatThread.id)).where(
+            ChatThread.staff_id == staff_id, ChatThread.status.in_(OPEN_STATUSES)
+        )
+        return int((await self.session.execute(stmt)).scalar_one())
 
     async def count_waiting(self, staff_id: int) -> int:
         stmt = select(func.count(ChatThread.id)).where(
@@ -86,6 +102,20 @@ class ChatRepo(Repo):
             select(ChatMessage).where(ChatMessage.thread_id == thread_id).order_by(ChatMessage.id)
         )
         return list((await self.session.execute(stmt)).scalars())
+
+    async def relative_grants(self, thread_id: int) -> list[int]:
+        """The relatives' grants the messages of the thread were written under, first first."""
+        stmt = (
+            select(ChatMessage.author_grant_id)
+            .where(
+                ChatMessage.thread_id == thread_id,
+                ChatMessage.author == "relative",
+                ChatMessage.author_grant_id.is_not(None),
+            )
+            .group_by(ChatMessage.author_grant_id)
+            .order_by(func.min(ChatMessage.id))
+        )
+        return [int(g) for g in (await self.session.execute(stmt)).scalars() if g is not None]
 
     async def message(self, message_id: int) -> ChatMessage | None:
         return await self.session.get(ChatMessage, message_id)

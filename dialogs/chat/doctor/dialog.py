@@ -21,8 +21,15 @@ def build_dialog() -> Dialog:
         Window(
             Const("Вопросы пациентов\n"),
             Format("{summary}"),
+            Format("\n{page_line}", when="page_line"),
             error_line,
             choice_list("thread", handlers.on_thread, items="threads"),
+            Row(
+                Button(
+                    Const("‹"), id="previous", on_click=handlers.on_previous, when="has_previous"
+                ),
+                Button(Const("›"), id="next", on_click=handlers.on_next, when="has_next"),
+            ),
             Row(Start(Const("Кабинет"), id="cabinet", state=DoctorCabinet.main), menu_button()),
             buttons_only(),
             state=PatientQuestions.main,

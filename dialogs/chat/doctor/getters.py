@@ -36,15 +36,18 @@ async def main_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
     user = current_user(dialog_manager)
     inbox: Inbox | None = None
     staff_id = await staff_id_of(dialog_manager)
+    number = int_from(dialog_manager.dialog_data, "page") or 0
     if staff_id is None:
         set_error(dialog_manager, NOT_DOCTOR)
     else:
         try:
-            inbox = await chat(dialog_manager).run(lambda s: s.inbox(user, staff_id))
+            inbox = await chat(dialog_manager).run(lambda s: s.inbox(user, staff_id, number))
         except SessionRequired:
             raise
         except DomainError as exc:
             set_error(dialog_manager, exc.message)
+    if inbox is not None:
+        dialog_manager.dialog_data["page"] = inbox.page
     if inbox is None:
         summary = ""
     elif not inbox.threads:
@@ -53,7 +56,10 @@ async def main_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]
         summary = f"Ждут ответа: {inbox.waiting}. Сначала — те, что ждут дольше."
     return {
         "summary": summary,
+        "page_line": inbox.page_line if inbox else "",
         "threads": [(str(t.thread_id), t.button) for t in inbox.threads] if inbox else [],
+        "has_previous": bool(inbox and inbox.has_previous),
+        "has_next": bool(inbox and inbox.has_next),
     }
 
 

@@ -8,7 +8,7 @@ from aiogram_dialog import DialogManager
 
 from dialogs.chat.common import chat, file_buttons, int_from, patient_side, thread_text
 from dialogs.core.common import set_error
-from services.chat.service import ThreadLine, ThreadView
+from services.chat.service import ThreadsPage, ThreadView
 from services.core.errors import DomainError, SessionRequired
 
 EMPTY = "Вы ещё не задавали вопросов врачам. Нажмите «Задать вопрос»."
@@ -20,18 +20,25 @@ def thread_id_of(manager: DialogManager) -> int | None:
 
 
 async def main_getter(dialog_manager: DialogManager, **_: Any) -> dict[str, Any]:
-    lines: list[ThreadLine] = []
+    page: ThreadsPage | None = None
+    number = int_from(dialog_manager.dialog_data, "page") or 0
     try:
         who = await patient_side(dialog_manager)
-        lines = await chat(dialog_manager).run(lambda s: s.threads(who))
+        page = await chat(dialog_manager).run(lambda s: s.threads(who, number))
     except SessionRequired:
         raise
     except DomainError as exc:
         set_error(dialog_manager, exc.message)
+    lines = page.threads if page else []
+    if page is not None:
+        dialog_manager.dialog_data["page"] = page.page
     text = "\n".join(f"• {line.button}" for line in lines) if lines else EMPTY
     return {
         "summary": text,
+        "page_line": page.page_line if page else "",
         "threads": [(str(line.thread_id), line.button) for line in lines],
+        "has_previous": bool(page and page.has_previous),
+        "has_next": bool(page and page.has_next),
     }
 
 

@@ -22,6 +22,16 @@ from services.chat.service import validate_text
 from services.core.errors import DomainError, SessionRequired
 
 
+async def on_previous(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    clear_error(manager)
+    manager.dialog_data["page"] = max(0, int(manager.dialog_data.get("page", 0)) - 1)
+
+
+async def on_next(_c: CallbackQuery, _b: Button, manager: DialogManager) -> None:
+    clear_error(manager)
+    manager.dialog_data["page"] = int(manager.dialog_data.get("page", 0)) + 1
+
+
 async def on_thread(_c: CallbackQuery, _w: Any, manager: DialogManager, item_id: str) -> None:
     if not item_id.isdigit():
         return
