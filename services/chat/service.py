@@ -41,9 +41,6 @@ from zoneinfo import ZoneInfo
 
 from services.core import audit, notify
 from services.core.access import (
-    MSG_NOT_DOCTOR,
-    MSG_STAFF_UNCONFIRMED,
-    MSG_STAFF_UNKNOWN,
     AccountPrincipal,
     Decision,
     DoctorPrincipal,
@@ -52,6 +49,7 @@ from services.core.access import (
     actor_of,
     authorize,
     journal,
+    own_doctor_row,
     require,
 )
 from services.core.context import AppContext
@@ -647,27 +645,7 @@ class ChatService:
 
     async def _doctor(self, user: AccountPrincipal, staff_id: int, action: str) -> DoctorPrincipal:
         """The confirmed doctor row of this account, or a refusal (journaled)."""
-        staff = await self.uow.clinic.staff.get(staff_id)
-        reason: tuple[str, str] | None = None
-        if staff is None or staff.account_id != user.account_id:
-            reason = ("staff_unknown", MSG_STAFF_UNKNOWN)
-        elif staff.confirmed_at is None or staff.confirmed_at > self.now:
-            reason = ("staff_unconfirmed", MSG_STAFF_UNCONFIRMED)
-        elif staff.role != "doctor":
-            reason = ("not_doctor", MSG_NOT_DOCTOR)
-        if reason is not None:
-            await audit.record(
-                self.uow,
-                self.ctx,
-                actor=f"account:{user.account_id}",
-                action=action,
-                outcome="denied",
-                actor_account_id=user.account_id,
-                staff_id=staff_id,
-                denied=reason[0],
-            )
-            raise AccessDenied(reason[1])
-        assert staff is not None
+        staff = await own_doctor_row(self.uow, self.ctx, user.account_id, staff_id, action)
         return DoctorPrincipal(staff.id, staff.account_id, staff.organisation_id)
 
     async def doctor_staff(self, user: AccountPrincipal) -> int | None:

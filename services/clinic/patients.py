@@ -26,15 +26,13 @@ from zoneinfo import ZoneInfo
 from services.core import audit
 from services.core.access import (
     MSG_NOT_ATTACHED,
-    MSG_NOT_DOCTOR,
-    MSG_STAFF_UNCONFIRMED,
-    MSG_STAFF_UNKNOWN,
     AccountPrincipal,
     DoctorPrincipal,
     Permission,
     actor_of,
     journal,
     open_step_up,
+    own_doctor_row,
     require,
 )
 from services.core.context import AppContext
@@ -194,27 +192,7 @@ class ClinicService:
         self, user: AccountPrincipal, staff_id: int, action: str
     ) -> tuple[StaffMember, DoctorPrincipal]:
         """The confirmed doctor row of this account, or a refusal (journaled)."""
-        staff = await self.uow.clinic.staff.get(staff_id)
-        reason: tuple[str, str] | None = None
-        if staff is None or staff.account_id != user.account_id:
-            reason = ("staff_unknown", MSG_STAFF_UNKNOWN)
-        elif staff.confirmed_at is None or staff.confirmed_at > self.now:
-            reason = ("staff_unconfirmed", MSG_STAFF_UNCONFIRMED)
-        elif staff.role != "doctor":
-            reason = ("not_doctor", MSG_NOT_DOCTOR)
-        if reason is not None:
-            await audit.record(
-                self.uow,
-                self.ctx,
-                actor=f"account:{user.account_id}",
-                action=action,
-                outcome="denied",
-                actor_account_id=user.account_id,
-                staff_id=staff_id,
-                denied=reason[0],
-            )
-            raise AccessDenied(reason[1])
-        assert staff is not None
+        staff = await own_doctor_row(self.uow, self.ctx, user.account_id, staff_id, action)
         return staff, DoctorPrincipal(staff.id, staff.account_id, staff.organisation_id)
 
     async def _organisation_name(self, organisation_id: int) -> str:

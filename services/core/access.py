@@ -76,7 +76,7 @@ from zoneinfo import ZoneInfo
 from services.core import audit
 from services.core.context import AppContext
 from services.core.errors import AccessDenied
-from storage.models import DoctorStepUp, RelativeGrant
+from storage.models import DoctorStepUp, RelativeGrant, StaffMember
 from storage.uow import UnitOfWork
 
 __all__ = [
@@ -462,6 +462,40 @@ async def authorize(
             return await _for_doctor(uow, ctx, now, principal, permission, subject_account_id)
         case ApiClientPrincipal():
             return await _for_api_client(uow, now, principal, permission, subject_account_id)
+
+
+async def own_doctor_row(
+    uow: UnitOfWork, ctx: AppContext, account_id: int, staff_id: int, action: str
+) -> StaffMember:
+    """The confirmed doctor's staff row `staff_id` of this account, or a journaled refusal.
+
+    What a doctor does as themself before any patient is named (the cabinet's lists,
+    «Вопросы пациентов», «Входящие выписки») rests on this row; a patient's data is
+    then asked of `authorize` as a DoctorPrincipal.
+    """
+    staff = await uow.clinic.staff.get(staff_id)
+    now = ctx.gateways.clock.now()
+    reason: tuple[str, str] | None = None
+    if staff is None or staff.account_id != account_id:
+        reason = ("staff_unknown", MSG_STAFF_UNKNOWN)
+    elif staff.confirmed_at is None or staff.confirmed_at > now:
+        reason = ("staff_unconfirmed", MSG_STAFF_UNCONFIRMED)
+    elif staff.role != "doctor":
+        reason = ("not_doctor", MSG_NOT_DOCTOR)
+    if reason is not None:
+        await audit.record(
+            uow,
+            ctx,
+            actor=f"account:{account_id}",
+            action=action,
+            outcome="denied",
+            actor_account_id=account_id,
+            staff_id=staff_id,
+            denied=reason[0],
+        )
+        raise AccessDenied(reason[1])
+    assert staff is not None
+    return staff
 
 
 async def require(

@@ -26,18 +26,16 @@ from datetime import datetime
 
 from services.core import audit, notify
 from services.core.access import (
-    MSG_NOT_DOCTOR,
-    MSG_STAFF_UNCONFIRMED,
-    MSG_STAFF_UNKNOWN,
     MSK,
     AccountPrincipal,
     DoctorPrincipal,
     Permission,
     journal,
+    own_doctor_row,
     require,
 )
 from services.core.context import AppContext
-from services.core.errors import AccessDenied, DomainError, NotFoundError, ValidationError
+from services.core.errors import DomainError, NotFoundError, ValidationError
 from services.core.gateways import FileStore, FileStoreError
 from services.core.journal import short_name
 from services.core.work import Work, in_unit
@@ -339,29 +337,7 @@ class ColleagueInbox:
         self.ctx = ctx
 
     async def _me(self, user: AccountPrincipal, staff_id: int, action: str) -> StaffMember:
-        staff = await self.uow.clinic.staff.get(staff_id)
-        now = self.ctx.gateways.clock.now()
-        reason: tuple[str, str] | None = None
-        if staff is None or staff.account_id != user.account_id:
-            reason = ("staff_unknown", MSG_STAFF_UNKNOWN)
-        elif staff.confirmed_at is None or staff.confirmed_at > now:
-            reason = ("staff_unconfirmed", MSG_STAFF_UNCONFIRMED)
-        elif staff.role != "doctor":
-            reason = ("not_doctor", MSG_NOT_DOCTOR)
-        if reason is not None:
-            await audit.record(
-                self.uow,
-                self.ctx,
-                actor=f"account:{user.account_id}",
-                action=action,
-                outcome="denied",
-                actor_account_id=user.account_id,
-                staff_id=staff_id,
-                denied=reason[0],
-            )
-            raise AccessDenied(reason[1])
-        assert staff is not None
-        return staff
+        return await own_doctor_row(self.uow, self.ctx, user.account_id, staff_id, action)
 
     async def page(self, user: AccountPrincipal, staff_id: int, number: int = 1) -> InboxPage:
         staff = await self._me(user, staff_id, "colleague.inbox.view")
