@@ -8,16 +8,18 @@ the question nor the answer is in the bot's log.
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pyotp
-import pytest
 
 from services.clinic.demo import demo_totp_secret
-from tests.e2e.test_run_process import BotProcess, last_buttons, last_text, until
-from tgsandbox import Sandbox, SandboxUser, serve_http
+from tests.e2e.test_run_process import (
+    BotProcess,
+    last_buttons,
+    last_text,
+    pushed,
+    sign_in_anna,
+    until,
+)
+from tgsandbox import Sandbox, SandboxUser
 
 PASSWORD = "Demo-Passw0rd"
 ANNA_PHONE = "+79990000001"
@@ -25,63 +27,6 @@ SOKOLOVA_PHONE = "+79990000101"
 QUESTION = "Можно ли принимать ибупрофен вместе с препаратом от давления?"
 ANSWER = "Можно, но не дольше трёх дней подряд и после еды. Измеряйте давление утром и вечером."
 SENT = "Вопрос отправлен. Врач обычно отвечает в течение 1–3 рабочих дней."
-
-
-@pytest.fixture
-async def served(tmp_path: Path) -> AsyncIterator[tuple[Sandbox, BotProcess]]:
-    sandbox = Sandbox()
-    server = await serve_http(sandbox)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "REDIS", "BOT_"))}
-    env.update(
-        BOT_TOKEN=sandbox.token,
-        TELEGRAM_API_BASE=server.url,
-        DATA_DIR=str(tmp_path / "data"),
-        LOG_LEVEL="INFO",
-        WORKER_POLL_SECONDS="0.2",
-        NOTIFY_PER_CHAT_INTERVAL="0",
-    )
-    bot = BotProcess(tmp_path, env)
-    assert bot.cli("seed-demo").returncode == 0
-    try:
-        yield sandbox, bot
-    finally:
-        if bot.process is not None and bot.process.returncode is None:
-            bot.process.kill()
-            await bot.process.wait()
-        await server.close()
-
-
-def pushed(user: SandboxUser, words: str) -> bool:
-    return any(words in (m.text or "") for m in user.messages if m.from_bot)
-
-
-async def new_code(bot: BotProcess, before: int) -> str:
-    """The code texted after `before` codes were, read from the console SMS in the log."""
-    await until(lambda: bot.output().count("Код подтверждения") > before, "the SMS with a code")
-    return bot.last_code()
-
-
-def codes(bot: BotProcess) -> int:
-    return bot.output().count("Код подтверждения")
-
-
-async def sign_in_anna(sandbox: Sandbox, bot: BotProcess) -> SandboxUser:
-    anna = sandbox.user(user_id=7901, first_name="Анна", phone=ANNA_PHONE)
-    await anna.send("/start")
-    await until(lambda: "Войти через Госуслуги" in last_buttons(anna), "the welcome")
-    await anna.press("Войти через Госуслуги")
-    await until(lambda: "Введите логин" in last_text(anna), "the login question")
-    await anna.send(ANNA_PHONE)
-    await until(lambda: "Введите пароль" in last_text(anna), "the password question")
-    await anna.send(PASSWORD)
-    await until(lambda: bool(anna.current_reply_keyboard()), "the contact button")
-    await anna.press("Поделиться номером")
-    await until(lambda: "Код из SMS" in last_buttons(anna), "the choice of the code")
-    before = codes(bot)
-    await anna.press("Код из SMS")
-    await anna.send(await new_code(bot, before))
-    await until(lambda: "Главное меню" in last_text(anna), "the main menu")
-    return anna
 
 
 async def sign_in_sokolova(sandbox: Sandbox) -> SandboxUser:
